@@ -1,0 +1,44 @@
+"""The database read backend: the catalog's selectors, with database failures translated."""
+
+from __future__ import annotations
+
+import functools
+
+from django.db import DatabaseError
+
+from catalog import selectors
+from catalog.backends.base import BackendUnavailable, CatalogBackend, ModelPage, ModelQuery
+
+
+def _translated(method):
+    @functools.wraps(method)
+    def wrapper(*args, **kwargs):
+        try:
+            return method(*args, **kwargs)
+        except DatabaseError as exc:
+            # The driver's message names the failure ("connection refused", "no such table"),
+            # never the credentials.
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise BackendUnavailable(f"database: {reason}") from exc
+
+    return wrapper
+
+
+class DatabaseBackend(CatalogBackend):
+    name = "database"
+
+    @_translated
+    def list_models(self, query: ModelQuery) -> ModelPage:
+        return selectors.model_list(query)
+
+    @_translated
+    def get_model(self, slug: str) -> dict | None:
+        return selectors.model_detail(slug)
+
+    @_translated
+    def list_providers(self) -> list[dict]:
+        return selectors.provider_list()
+
+    @_translated
+    def status_summary(self) -> dict:
+        return selectors.status_summary()

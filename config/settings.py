@@ -1,0 +1,196 @@
+"""Settings of the catalog service: every value comes from the environment (or a ``.env`` file).
+
+``.env.example`` lists and explains each variable. Production secrets have no default, so a missing
+one stops the process at start-up with a message that says what to set.
+"""
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+from config.database import database_config
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+# Real environment variables win over the file (django-environ never overwrites them).
+ENV_FILE = Path(environ.Env().str("ENV_FILE", default=str(BASE_DIR / ".env")))
+if ENV_FILE.is_file():
+    env.read_env(ENV_FILE)
+# An empty value (`X=` in .env or a host's dashboard) means "not set": the default applies.
+env.ENVIRON = {name: value for name, value in env.ENVIRON.items() if value != ""}
+
+
+def _choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = env.str(name, default=default).strip().lower()
+    if value not in choices:
+        raise ImproperlyConfigured(
+            f"{name}={value!r} is not valid: use one of {', '.join(choices)}."
+        )
+    return value
+
+
+# --- Core -------------------------------------------------------------------------------------
+
+DEBUG = env.bool("DEBUG", default=False)
+
+if DEBUG:
+    SECRET_KEY = env.str("SECRET_KEY", default="insecure-development-key-do-not-use-in-production")
+else:
+    SECRET_KEY = env.str("SECRET_KEY", default="")
+    if not SECRET_KEY:
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set. Production (DEBUG=false) needs a long random secret: set "
+            "SECRET_KEY in the environment, e.g. from "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(50))'`, "
+            "or set DEBUG=true for local development."
+        )
+
+_host_defaults = ["localhost", "127.0.0.1", "[::1]"] if DEBUG else []
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=_host_defaults)
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# The hosts' own domain variables: Render sets the service's public host name, Vercel the
+# deployment's. Both are set by the platform, not by a client, so trusting them is safe.
+for _platform_host in (env.str("RENDER_EXTERNAL_HOSTNAME", ""), env.str("VERCEL_URL", "")):
+    if _platform_host:
+        ALLOWED_HOSTS.append(_platform_host)
+        CSRF_TRUSTED_ORIGINS.append(f"https://{_platform_host}")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "health_check",
+    "catalog",
+    "migrator",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database ---------------------------------------------------------------------------------
+
+DATABASE_URL = env.str("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
+# Neon hands out a pooled URL (PgBouncer, for the app) and a direct one (for schema changes and
+# long operator commands). manage.py sets USE_DIRECT_URL for those commands.
+DIRECT_URL = env.str("DIRECT_URL", default="")
+USE_DIRECT_URL = env.bool("USE_DIRECT_URL", default=False)
+_active_url = DIRECT_URL if (USE_DIRECT_URL and DIRECT_URL) else DATABASE_URL
+
+DATABASE_POOLED = env.bool("DATABASE_POOLED", default=False) and _active_url is DATABASE_URL
+DATABASES = {
+    "default": database_config(
+        _active_url,
+        conn_max_age=env.int("CONN_MAX_AGE", default=60),
+        conn_health_checks=env.bool("CONN_HEALTH_CHECKS", default=True),
+        pooled=DATABASE_POOLED,
+        pool=env.bool("DB_POOL", default=False),
+    )
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
+
+# --- Catalog data: the JSON store and the database --------------------------------------------
+
+# Which store serves reads at boot; `switch_backend` changes it at run time.
+DATA_BACKEND = _choice("DATA_BACKEND", "json", ("json", "database"))
+# Write to both stores while the move is under way.
+DUAL_WRITE = env.bool("DUAL_WRITE", default=False)
+JSON_EXPORT_DIR = Path(env.str("JSON_EXPORT_DIR", default=str(BASE_DIR / "data" / "sample")))
+JSON_EXPORT_URL = env.str("JSON_EXPORT_URL", default="")
+if JSON_EXPORT_URL and urlsplit(JSON_EXPORT_URL).scheme not in ("http", "https"):
+    raise ImproperlyConfigured(
+        f"JSON_EXPORT_URL={JSON_EXPORT_URL!r} is not an http(s):// URL: give the base URL of an "
+        "export, e.g. https://raw.githubusercontent.com/<org>/<repo>/main/data."
+    )
+# Read backends by name, each a dotted path to a catalog.backends.base.CatalogBackend.
+DATA_BACKENDS = {
+    "database": "catalog.backends.database.DatabaseBackend",
+}
+
+# --- Security (`manage.py check --deploy` prints no warning with DEBUG=false) -----------------
+
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+# Platform health checks probe over plain HTTP inside the host's network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz/?$"]
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+X_FRAME_OPTIONS = "DENY"
+
+# --- Auth, i18n, static files -----------------------------------------------------------------
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+
+# --- Logging: one line per event, key=value pairs, to stdout (what Render and Vercel show) ----
+
+LOG_LEVEL = _choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")).upper()
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "line": {"format": "%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "line"}},
+    "root": {"handlers": ["console"], "level": "WARNING"},
+    "loggers": {
+        "catalog": {"level": LOG_LEVEL},
+        "migrator": {"level": LOG_LEVEL},
+        "django.request": {"level": "ERROR"},
+    },
+}

@@ -1,0 +1,29 @@
+#!/usr/bin/env python
+"""Django's command-line utility for administrative tasks."""
+
+import os
+import sys
+
+# Schema changes and long operator commands go through DIRECT_URL (Neon's non-pooled URL) when it is
+# set: PgBouncer's transaction mode breaks migrations' locks and server-side cursors.
+DIRECT_URL_COMMANDS = {
+    "migrate",
+    "sqlmigrate",
+    "showmigrations",
+    "dbshell",
+    "backfill_json",
+    "validate_migration",
+}
+
+
+def main():
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    if len(sys.argv) > 1 and sys.argv[1] in DIRECT_URL_COMMANDS:
+        os.environ.setdefault("USE_DIRECT_URL", "true")
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(sys.argv)
+
+
+if __name__ == "__main__":
+    main()

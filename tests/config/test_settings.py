@@ -1,0 +1,117 @@
+import pytest
+
+from config.database import database_config, mask_url
+from tests.conftest import run_python
+
+SHOW_SETTINGS = """
+import json
+from django.conf import settings
+db = settings.DATABASES["default"]
+print(json.dumps({"engine": db["ENGINE"], "name": str(db["NAME"]),
+                  "server_side": not db.get("DISABLE_SERVER_SIDE_CURSORS", False),
+                  "options": db.get("OPTIONS", {}), "backend": settings.DATA_BACKEND}))
+"""
+
+PRODUCTION = {"DJANGO_SETTINGS_MODULE": "config.settings", "DEBUG": "false"}
+
+
+def load(env):
+    return run_python(SHOW_SETTINGS, env={**PRODUCTION, "SECRET_KEY": "x" * 60, **env})
+
+
+def test_missing_secret_key_in_production__fails_at_start_up_saying_what_to_set():
+    result = run_python(SHOW_SETTINGS, env=PRODUCTION)
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set" in result.stderr
+
+
+def test_debug_mode__runs_without_a_secret_key():
+    result = run_python(SHOW_SETTINGS, env={**PRODUCTION, "DEBUG": "true"})
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("foo://user:hunter2@host/db", "not a usable database URL"),
+        ("postgres://user:hunter2@host:5432/", "names no database"),
+    ],
+)
+def test_bad_database_url__fails_clearly_without_printing_the_password(url, message):
+    result = load({"DATABASE_URL": url})
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert "hunter2" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("DATA_BACKEND", "mongo"),
+        ("JSON_EXPORT_URL", "ftp://example.com/export"),
+        ("LOG_LEVEL", "loud"),
+    ],
+)
+def test_invalid_values__fail_at_start_up(name, value):
+    result = load({name: value})
+    assert result.returncode != 0
+    assert name in result.stderr
+
+
+def test_default_database__is_sqlite_in_the_project():
+    result = load({})
+    assert result.returncode == 0, result.stderr
+    assert '"engine": "django.db.backends.sqlite3"' in result.stdout
+    assert "db.sqlite3" in result.stdout
+
+
+def test_neon_url_with_sslmode__works_as_given():
+    url = "postgres://owner:pw@ep-cool-1.eu-central-1.aws.neon.tech/neondb?sslmode=require"
+    config = database_config(
+        url, conn_max_age=60, conn_health_checks=True, pooled=False, pool=False
+    )
+    assert config["OPTIONS"]["sslmode"] == "require"
+    assert config["HOST"] == "ep-cool-1.eu-central-1.aws.neon.tech"
+    assert config["CONN_MAX_AGE"] == 60
+    assert config["CONN_HEALTH_CHECKS"] is True
+    assert not config.get("DISABLE_SERVER_SIDE_CURSORS")
+
+
+@pytest.mark.parametrize(
+    ("url", "pooled"),
+    [
+        (
+            "postgres://o:pw@ep-cool-1-pooler.eu-central-1.aws.neon.tech/neondb?sslmode=require",
+            False,
+        ),
+        ("postgres://o:pw@db.example.com/neondb", True),
+    ],
+)
+def test_pooled_url__disables_server_side_cursors(url, pooled):
+    config = database_config(
+        url, conn_max_age=0, conn_health_checks=True, pooled=pooled, pool=False
+    )
+    assert config["DISABLE_SERVER_SIDE_CURSORS"] is True
+
+
+def test_direct_url__is_used_when_asked_for():
+    env = {
+        "DATABASE_URL": "postgres://o:pw@ep-x-pooler.neon.tech/pooled_db",
+        "DIRECT_URL": "postgres://o:pw@ep-x.neon.tech/direct_db",
+    }
+    app = load(env)
+    operator = load({**env, "USE_DIRECT_URL": "true"})
+    assert '"name": "pooled_db"' in app.stdout and '"server_side": false' in app.stdout
+    assert '"name": "direct_db"' in operator.stdout and '"server_side": true' in operator.stdout
+
+
+def test_mask_url__hides_only_the_password():
+    assert mask_url("postgres://u:p@ss@h:5432/db") == "postgres://u:***@h:5432/db"
+    assert mask_url("postgres://u@h/db") == "postgres://u@h/db"
+
+
+def test_empty_values__mean_not_set():
+    result = load({"DATABASE_URL": "", "DATA_BACKEND": "", "CONN_MAX_AGE": ""})
+    assert result.returncode == 0, result.stderr
+    assert "db.sqlite3" in result.stdout
+    assert '"backend": "json"' in result.stdout
