@@ -26,6 +26,8 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 run: export DEBUG ?= true
 run: $(VENV)/.runtime
 	$(BIN)/python manage.py migrate --noinput
+	@# Exit status 1 means "records were rejected": the sample has three on purpose.
+	$(BIN)/python manage.py backfill_json || [ $$? -eq 1 ]
 	$(BIN)/python manage.py ensure_admin
 	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 

@@ -14,6 +14,9 @@ from catalog.lookups import HasElement  # noqa: F401  (registers JSONField __has
 class Timestamped(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Fingerprint of the source record the row was last loaded from ("" after an edit made here):
+    # equal fingerprints let backfill_json skip a row without reading or writing it.
+    source_hash = models.CharField(max_length=32, blank=True, default="", editable=False)
 
     class Meta:
         abstract = True

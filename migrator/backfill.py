@@ -1,0 +1,774 @@
+"""backfill_json's work: stream an export into the catalog, batch by batch, idempotently.
+
+Each batch is one transaction: look up the rows the batch's natural keys already have, skip the
+records whose source fingerprint is unchanged (nothing read, nothing written), map the others,
+compare the changed ones field by field, then insert, update and record rejects together. A run
+killed at any moment leaves whole batches behind, and the next run completes them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import getpass
+import time
+from collections.abc import Callable, Iterable
+
+from django.db import transaction
+from django.utils import timezone
+
+from catalog.models import Model, ModelStatus, Provider
+from migrator import mapping, rejects, source, tables
+from migrator.compare import differing_columns
+from migrator.errors import SourceError, TooManyRejects
+from migrator.models import BackfillRun, Entity, PrunedRow, RejectedRecord
+
+# Chosen by measurement (bench/backfill.py --batch-sizes): see the README's figures.
+DEFAULT_BATCH_SIZE = 5000
+MAX_EXAMPLES = 100
+ENTITIES = (Entity.PROVIDERS, Entity.MODELS, Entity.STATUSES)
+
+
+@dataclasses.dataclass
+class Counts:
+    read: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    pruned: int = 0
+    absent: int = 0
+    warnings: int = 0
+    seconds: float = 0.0
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.read / self.seconds if self.seconds else 0.0
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self) | {
+            "seconds": round(self.seconds, 3),
+            "rows_per_second": round(self.rows_per_second),
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class Options:
+    sources: tuple[str, ...] = ()
+    batch_size: int = DEFAULT_BATCH_SIZE
+    atomic: bool = False
+    prune: bool = False
+    dry_run: bool = False
+    only: frozenset[str] = frozenset(ENTITIES)
+    max_rejects: int | None = None
+    retry_failed: bool = False
+    actor: str = ""
+
+
+@dataclasses.dataclass
+class Item:
+    """One source record on its way to a row."""
+
+    key: object  # natural key: a slug, or (model id, region)
+    record_key: str  # its name in the reject queue
+    position: str
+    raw: object
+    digest: str
+    context: dict = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass
+class Result:
+    run: BackfillRun
+    counts: dict[str, Counts]
+    files: list[source.ExportFile]
+    committed_batches: dict[str, int]
+    warnings: list[str]
+    rejects: list[rejects.Reject]
+    embedded_providers: list[str]
+
+    @property
+    def rejected(self) -> int:
+        return sum(c.rejected for c in self.counts.values())
+
+    def totals(self) -> Counts:
+        total = Counts()
+        for counts in self.counts.values():
+            for field in dataclasses.fields(Counts):
+                setattr(total, field.name, getattr(total, field.name) + getattr(counts, field.name))
+        return total
+
+
+class Backfill:
+    """One run of backfill_json. ``progress(file, bytes_read)`` reports reading progress."""
+
+    def __init__(self, options: Options, *, progress: Callable | None = None):
+        self.options = options
+        self.progress = progress
+        self.counts = {entity: Counts() for entity in ENTITIES}
+        self.warnings: list[str] = []
+        self.reject_examples: list[rejects.Reject] = []
+        self.committed: dict[str, int] = {}
+        self.files: list[source.ExportFile] = []
+        self.pending_rejects: list[rejects.Reject] = []
+        self.reject_keys: dict[str, set[str]] = {}
+        self.provider_ids: dict[str, int] = {}
+        self.model_ids: dict[str, int] = {}
+        # What this run's files hold (None: the file was not part of the run).
+        self.provider_slugs_in_file: set[str] | None = None
+        self.embedded_providers: set[str] = set()
+        self.model_slugs_in_file: set[str] = set()
+        self.status_models_in_file: set[int] = set()
+        self.placeholder = 0
+        self.run_record: BackfillRun | None = None
+        self.now = timezone.now()
+
+    # --- the run ------------------------------------------------------------------------------
+
+    def run(self) -> Result:
+        options = self.options
+        files = {} if options.retry_failed else source.resolve(list(options.sources))
+        self.files = [files[kind] for kind in source.KINDS if kind in files]
+        self.run_record = BackfillRun.objects.create(
+            dry_run=options.dry_run,
+            actor=options.actor or _os_user(),
+            arguments={
+                "sources": list(options.sources),
+                "batch_size": options.batch_size,
+                "atomic": options.atomic,
+                "prune": options.prune,
+                "dry_run": options.dry_run,
+                "only": sorted(options.only),
+                "max_rejects": options.max_rejects,
+                "retry_failed": options.retry_failed,
+            },
+        )
+        error = ""
+        try:
+            if options.atomic:
+                with transaction.atomic():
+                    self._load(files)
+            else:
+                self._load(files)
+        except (SourceError, TooManyRejects) as exc:
+            error = str(exc)
+            raise
+        finally:
+            self._finish(error)
+        return self.result()
+
+    def result(self) -> Result:
+        return Result(
+            run=self.run_record,
+            counts=self.counts,
+            files=self.files,
+            committed_batches=self.committed,
+            warnings=self.warnings,
+            rejects=self.reject_examples,
+            embedded_providers=sorted(self.embedded_providers),
+        )
+
+    def _finish(self, error: str):
+        run = self.run_record
+        run.finished_at = timezone.now()
+        if error:
+            run.outcome = BackfillRun.Outcome.FAILED
+            if self.options.atomic:
+                self.committed = dict.fromkeys(self.committed, 0)
+        elif any(c.rejected for c in self.counts.values()):
+            run.outcome = BackfillRun.Outcome.REJECTED
+        else:
+            run.outcome = BackfillRun.Outcome.SUCCEEDED
+        run.error = error
+        run.sources = [f.describe() for f in self.files]
+        run.counts = {entity: c.as_dict() for entity, c in self.counts.items()}
+        run.committed_batches = self.committed
+        run.save()
+
+    def _load(self, files: dict[str, source.ExportFile]):
+        self.reject_keys = rejects.known_keys()
+        if self.options.retry_failed:
+            self._retry()
+            return
+        complete = set()
+        only = self.options.only
+        if "providers" in files and Entity.PROVIDERS in only:
+            self._timed(Entity.PROVIDERS, lambda: self._providers(files["providers"]))
+            complete.add(Entity.PROVIDERS)
+        if "models" in files and Entity.MODELS in only:
+            self._timed(Entity.MODELS, lambda: self._models(files["models"]))
+            complete.add(Entity.MODELS)
+        if "statuses" in files and Entity.STATUSES in only:
+            self._timed(Entity.STATUSES, lambda: self._statuses(files["statuses"]))
+            complete.add(Entity.STATUSES)
+        self._absent_and_prune(complete)
+
+    def _timed(self, entity, work):
+        started = time.perf_counter()
+        try:
+            work()
+        finally:
+            self.counts[entity].seconds += time.perf_counter() - started
+
+    # --- reading each file --------------------------------------------------------------------
+
+    def _records(self, export_file: source.ExportFile) -> Iterable:
+        self.committed.setdefault(export_file.name, 0)
+        report = None
+        if self.progress is not None:
+
+            def report(done):
+                self.progress(export_file, done)
+
+        return source.iter_records(export_file, progress=report)
+
+    def _providers(self, export_file):
+        self.provider_slugs_in_file = set()
+        seen: dict[str, int] = {}
+        counts = self.counts[Entity.PROVIDERS]
+        batch: list[Item] = []
+        for index, raw in self._records(export_file):
+            counts.read += 1
+            position = f"#{index}"
+            slug = raw.get("slug") if isinstance(raw, dict) else None
+            if not isinstance(slug, str) or not slug:
+                self._reject_record(
+                    export_file,
+                    Entity.PROVIDERS,
+                    position,
+                    position,
+                    raw,
+                    mapping.RecordError("slug is required", "slug"),
+                )
+                continue
+            if slug in seen:
+                self._reject_record(
+                    export_file,
+                    Entity.PROVIDERS,
+                    f"{slug} {position}",
+                    position,
+                    raw,
+                    mapping.RecordError(f"duplicate slug {slug!r}: first at #{seen[slug]}", "slug"),
+                )
+                continue
+            seen[slug] = index
+            self.provider_slugs_in_file.add(slug)
+            batch.append(
+                Item(slug, slug, position, raw, mapping.source_hash("provider", slug, raw))
+            )
+            if len(batch) >= self.options.batch_size:
+                self._flush(export_file, tables.PROVIDERS, batch, _map_provider)
+                batch = []
+        self._flush(export_file, tables.PROVIDERS, batch, _map_provider)
+
+    def _models(self, export_file):
+        self.provider_ids = dict(Provider.objects.values_list("slug", "id"))
+        seen: dict[str, int] = {}
+        counts = self.counts[Entity.MODELS]
+        batch: list[Item] = []
+        for index, raw in self._records(export_file):
+            counts.read += 1
+            position = f"#{index}"
+            try:
+                provider_slug, slug = mapping.model_slug(raw)
+            except mapping.RecordError as exc:
+                self._reject_record(
+                    export_file, Entity.MODELS, _model_key(raw, position), position, raw, exc
+                )
+                continue
+            if slug in seen:
+                self._reject_record(
+                    export_file,
+                    Entity.MODELS,
+                    f"{slug} {_model_key(raw, position)}",
+                    position,
+                    raw,
+                    mapping.RecordError(
+                        f"duplicate slug {slug!r}: models.json #{seen[slug]} derives it too "
+                        "(the first one loads)",
+                        "name",
+                    ),
+                )
+                continue
+            seen[slug] = index
+            self.model_slugs_in_file.add(slug)
+            batch.append(
+                Item(
+                    slug,
+                    slug,
+                    position,
+                    raw,
+                    mapping.source_hash("model", slug, raw),
+                    {"provider_slug": provider_slug},
+                )
+            )
+            if len(batch) >= self.options.batch_size:
+                self._flush_models(export_file, batch)
+                batch = []
+        self._flush_models(export_file, batch)
+
+    def _statuses(self, export_file):
+        self.model_ids = dict(Model.objects.values_list("slug", "id")) | self.model_ids
+        seen_slugs: set[str] = set()
+        counts = self.counts[Entity.STATUSES]
+        batch: list[Item] = []
+        model_ids_in_batch: list[int] = []
+        for model_slug, value in self._records(export_file):
+            records = value if isinstance(value, list) else [value]
+            listed = isinstance(value, list)
+            duplicate_key = model_slug in seen_slugs
+            seen_slugs.add(model_slug)
+            model_id = self.model_ids.get(model_slug)
+            regions: set[str] = set()
+            for i, raw in enumerate(records):
+                counts.read += 1
+                position = f"{model_slug}[{i}]" if listed else model_slug
+                try:
+                    region = mapping.status_region(raw)
+                except mapping.RecordError as exc:
+                    self._reject_record(
+                        export_file,
+                        Entity.STATUSES,
+                        f"{position} (region)",
+                        position,
+                        raw,
+                        exc,
+                        {"model_slug": model_slug},
+                    )
+                    continue
+                record_key = f"{model_slug}@{region}"
+                problem = None
+                if duplicate_key:
+                    problem = f"duplicate key {model_slug!r} in statuses (the first one loads)"
+                    record_key += f" {position} duplicate"
+                elif model_id is None:
+                    problem = (
+                        f"unknown model {model_slug!r}: no model has this slug (absent from "
+                        "models.json or rejected there); retried by --retry-failed"
+                    )
+                elif region in regions:
+                    problem = f"region {region!r} appears twice for {model_slug!r}"
+                    record_key += f" {position}"
+                if problem:
+                    self._reject_record(
+                        export_file,
+                        Entity.STATUSES,
+                        record_key,
+                        position,
+                        raw,
+                        mapping.RecordError(problem, "region" if model_id else None),
+                        {"model_slug": model_slug},
+                    )
+                    continue
+                regions.add(region)
+                batch.append(
+                    Item(
+                        (model_id, region),
+                        record_key,
+                        position,
+                        raw,
+                        mapping.source_hash("status", model_slug, raw),
+                        {"model_slug": model_slug},
+                    )
+                )
+            if model_id is not None and not duplicate_key:
+                model_ids_in_batch.append(model_id)
+                self.status_models_in_file.add(model_id)
+            if len(batch) >= self.options.batch_size:
+                self._flush_statuses(export_file, batch, model_ids_in_batch)
+                batch, model_ids_in_batch = [], []
+        self._flush_statuses(export_file, batch, model_ids_in_batch)
+
+    # --- batches ------------------------------------------------------------------------------
+
+    def _flush_models(self, export_file, batch: list[Item]):
+        """Models need their providers: providers.json's, else the one the model embeds."""
+        embedded: dict[str, Item] = {}
+        in_file = self.provider_slugs_in_file
+        for item in batch:
+            slug = item.context["provider_slug"]
+            if slug in embedded or slug in self.embedded_providers:
+                continue
+            known = slug in self.provider_ids
+            if known and (in_file is None or slug in in_file):
+                continue  # providers.json speaks for it (or was not part of this run)
+            raw = item.raw["provider"]
+            embedded[slug] = Item(
+                slug,
+                slug,
+                f"{item.position}.provider",
+                raw,
+                mapping.source_hash("embedded provider", slug, raw),
+            )
+        self.embedded_providers.update(embedded)
+        self.counts[Entity.PROVIDERS].read += len(embedded)
+        with self._batch(export_file):
+            if embedded:
+                self._apply(
+                    export_file,
+                    tables.PROVIDERS,
+                    list(embedded.values()),
+                    _map_embedded_provider,
+                    counts_as=Entity.PROVIDERS,
+                )
+            self._apply(export_file, tables.MODELS, batch, self._map_model)
+
+    def _flush_statuses(self, export_file, batch: list[Item], model_ids: list[int]):
+        if not batch and not model_ids and not self.pending_rejects:
+            return
+        existing = {}
+        real_ids = [m for m in model_ids if m > 0]
+        if real_ids:
+            existing = tables.existing_keys(tables.STATUSES, model_id__in=real_ids)
+        listed = {item.key for item in batch}
+        absent = [row_id for key, (row_id, _) in existing.items() if key not in listed]
+        with self._batch(export_file):
+            self._apply(export_file, tables.STATUSES, batch, _map_status, existing=existing)
+            self._absent(Entity.STATUSES, tables.STATUSES, absent)
+
+    def _flush(self, export_file, table, batch, mapper):
+        with self._batch(export_file):
+            self._apply(export_file, table, batch, mapper)
+
+    @contextlib.contextmanager
+    def _batch(self, export_file):
+        """One batch, one transaction: its rows and its rejects commit together."""
+        with transaction.atomic():
+            yield
+            if self.pending_rejects and not self.options.dry_run:
+                rejects.rejects_store(self.pending_rejects, run=self.run_record)
+        self.pending_rejects = []
+        self.committed[export_file.name] += 1
+        self._check_reject_limit()
+
+    def _apply(self, export_file, table, batch, mapper, *, existing=None, counts_as=None):
+        """Classify, map, compare and write one batch of ``table``; returns nothing, counts."""
+        counts = self.counts[counts_as or table.entity]
+        if existing is None:
+            keys = [item.key for item in batch]
+            existing = tables.existing_keys(table, slug__in=keys) if keys else {}
+        inserts, candidates = [], []
+        rejected_before = len(self.pending_rejects)
+        for item in batch:
+            found = existing.get(item.key)
+            if found is not None and found[1] == item.digest:
+                counts.unchanged += 1
+                continue
+            try:
+                row = mapper(item)
+            except mapping.RecordError as exc:
+                self._reject_record(
+                    export_file,
+                    table.entity,
+                    item.record_key,
+                    item.position,
+                    item.raw,
+                    exc,
+                    item.context,
+                )
+                continue
+            self._note_warnings(table.entity, item, row)
+            row["source_hash"] = item.digest
+            if found is None:
+                inserts.append(row)
+            else:
+                row["id"] = found[0]
+                candidates.append(row)
+        rejected_now = {r.record_key for r in self.pending_rejects[rejected_before:]}
+        updates, rehash = self._compare(table, candidates)
+        counts.inserted += len(inserts)
+        counts.updated += len(updates)
+        counts.unchanged += len(rehash)
+        if self.options.dry_run:
+            for row in inserts:
+                self._remember_id(table, row, self._placeholder())
+            return
+        tables.insert(table, inserts, self.now)
+        tables.update(table, updates, self.now)
+        tables.set_hashes(table, rehash)
+        if inserts and table is not tables.STATUSES:
+            slugs = [row["slug"] for row in inserts]
+            for slug, (row_id, _) in tables.existing_keys(table, slug__in=slugs).items():
+                self._remember_id(table, {"slug": slug}, row_id)
+        known = self.reject_keys.get(table.entity, set())
+        resolved = [item.record_key for item in batch if item.record_key in known]
+        resolved = [key for key in resolved if key not in rejected_now]
+        if resolved:
+            rejects.rejects_resolve(table.entity, resolved)
+            known.difference_update(resolved)
+
+    def _compare(self, table, candidates):
+        if not candidates:
+            return [], []
+        current = tables.current_rows(table, [row["id"] for row in candidates])
+        updates, rehash = [], []
+        for row in candidates:
+            if differing_columns(row, current[row["id"]], table.compared):
+                updates.append(row)
+            else:
+                rehash.append((row["id"], row["source_hash"]))
+        return updates, rehash
+
+    def _remember_id(self, table, row, row_id):
+        if table is tables.PROVIDERS:
+            self.provider_ids[row["slug"]] = row_id
+        elif table is tables.MODELS:
+            self.model_ids[row["slug"]] = row_id
+
+    def _placeholder(self) -> int:
+        self.placeholder -= 1
+        return self.placeholder
+
+    def _map_model(self, item: Item) -> dict:
+        row = mapping.map_model(item.raw)
+        provider_id = self.provider_ids.get(row.pop("provider_slug"))
+        if provider_id is None:  # pragma: no cover - _flush_models created it
+            raise mapping.RecordError("provider could not be created", "provider")
+        row["provider_id"] = provider_id
+        return row
+
+    # --- rejects and warnings -----------------------------------------------------------------
+
+    def _reject_record(self, export_file, entity, record_key, position, raw, exc, context=None):
+        reject = rejects.Reject(
+            entity=entity,
+            record_key=record_key,
+            file=export_file.name,
+            location=export_file.location,
+            position=position,
+            reason=exc.reason,
+            field=exc.field or "",
+            raw=raw,
+            context=context or {},
+        )
+        self.counts[entity].rejected += 1
+        self.pending_rejects.append(reject)
+        if len(self.reject_examples) < MAX_EXAMPLES:
+            self.reject_examples.append(reject)
+
+    def _check_reject_limit(self):
+        limit = self.options.max_rejects
+        total = sum(c.rejected for c in self.counts.values())
+        if limit is not None and total > limit:
+            raise TooManyRejects(
+                f"stopped: {total} records rejected, more than --max-rejects {limit}. The batches "
+                "committed so far are kept; the rejects are in the admin (Rejected records)."
+            )
+
+    def _note_warnings(self, entity, item, row):
+        if entity != Entity.STATUSES:
+            return
+        found = mapping.status_warnings(row, now=self.now)
+        if item.raw == {}:
+            found.append("empty status object: loaded as unknown, nothing measured")
+        if found:
+            self.counts[entity].warnings += len(found)
+            for warning in found:
+                if len(self.warnings) < MAX_EXAMPLES:
+                    self.warnings.append(f"{item.position}: {warning}")
+
+    # --- absent rows and --prune --------------------------------------------------------------
+
+    def _absent(self, entity, table, ids):
+        if not ids:
+            return
+        counts = self.counts[entity]
+        if not self.options.prune:
+            counts.absent += len(ids)
+            return
+        counts.pruned += len(ids)
+        if self.options.dry_run:
+            return
+        rows = tables.snapshot(table, ids)
+        slugs = {}
+        if entity == Entity.STATUSES:
+            slugs = dict(
+                Model.objects.filter(id__in={r["model_id"] for r in rows}).values_list("id", "slug")
+            )
+        PrunedRow.objects.bulk_create(
+            [
+                PrunedRow(
+                    run=self.run_record,
+                    entity=entity,
+                    row=r,
+                    natural_key=f"{slugs[r['model_id']]}@{r['region']}"
+                    if entity == Entity.STATUSES
+                    else r["slug"],
+                )
+                for r in rows
+            ]
+        )
+        tables.delete(table, ids)
+
+    def _absent_and_prune(self, complete: set[str]):
+        """Rows the export no longer holds: statuses, then models, then providers."""
+        if Entity.STATUSES in complete:
+            with_status = set(ModelStatus.objects.values_list("model_id", flat=True).distinct())
+            gone = sorted(with_status - self.status_models_in_file)
+            for start in range(0, len(gone), 1000):
+                ids = list(
+                    ModelStatus.objects.filter(model_id__in=gone[start : start + 1000]).values_list(
+                        "id", flat=True
+                    )
+                )
+                with transaction.atomic():
+                    self._absent(Entity.STATUSES, tables.STATUSES, ids)
+        if Entity.MODELS in complete:
+            gone = [
+                row_id
+                for slug, row_id in Model.objects.values_list("slug", "id")
+                if slug not in self.model_slugs_in_file
+            ]
+            with transaction.atomic():
+                if self.options.prune and gone:
+                    statuses = list(
+                        ModelStatus.objects.filter(model_id__in=gone).values_list("id", flat=True)
+                    )
+                    self._absent(Entity.STATUSES, tables.STATUSES, statuses)
+                self._absent(Entity.MODELS, tables.MODELS, gone)
+        if Entity.PROVIDERS in complete:
+            wanted = self.provider_slugs_in_file | self.embedded_providers
+            gone = [
+                row_id
+                for slug, row_id in Provider.objects.values_list("slug", "id")
+                if slug not in wanted
+            ]
+            in_use = set(
+                Model.objects.filter(provider_id__in=gone).values_list("provider_id", flat=True)
+            )
+            with transaction.atomic():
+                self.counts[Entity.PROVIDERS].absent += len(in_use)
+                self._absent(
+                    Entity.PROVIDERS,
+                    tables.PROVIDERS,
+                    [row_id for row_id in gone if row_id not in in_use],
+                )
+
+    # --- --retry-failed -----------------------------------------------------------------------
+
+    def _retry(self):
+        """Replay the reject queue through the same batches as a normal run."""
+        by_entity = {entity: [] for entity in ENTITIES}
+        for reject in RejectedRecord.objects.order_by("pk"):
+            by_entity[reject.entity].append(reject)
+        self.provider_slugs_in_file = set()
+        self.model_slugs_in_file = set()
+        for entity in ENTITIES:
+            queued = by_entity[entity]
+            if not queued or entity not in self.options.only:
+                continue
+            export_file = source.ExportFile(kind=entity, location="reject queue", records_key=None)
+            self.committed.setdefault(export_file.name, 0)
+            self._timed(entity, lambda e=entity, q=queued, f=export_file: self._replay(e, q, f))
+
+    def _replay(self, entity, queued, export_file):
+        counts = self.counts[entity]
+        self.provider_ids = dict(Provider.objects.values_list("slug", "id"))
+        self.model_ids = dict(Model.objects.values_list("slug", "id"))
+        self.embedded_providers = set()
+        for start in range(0, len(queued), self.options.batch_size):
+            chunk = queued[start : start + self.options.batch_size]
+            items, model_ids = [], []
+            for reject in chunk:
+                counts.read += 1
+                item = self._replay_item(entity, reject, export_file)
+                if item is not None:
+                    items.append(item)
+                    if entity == Entity.STATUSES:
+                        model_ids.append(item.key[0])
+            if entity == Entity.PROVIDERS:
+                self._flush(export_file, tables.PROVIDERS, items, _map_provider)
+            elif entity == Entity.MODELS:
+                self._flush_models(export_file, items)
+            else:
+                with self._batch(export_file):
+                    existing = (
+                        tables.existing_keys(tables.STATUSES, model_id__in=model_ids)
+                        if model_ids
+                        else {}
+                    )
+                    self._apply(export_file, tables.STATUSES, items, _map_status, existing=existing)
+
+    def _replay_item(self, entity, reject, export_file) -> Item | None:
+        """An Item for a queued record, or None (re-rejected) if its cause is still there."""
+        raw = reject.raw
+        export_file.location = reject.location or reject.file
+
+        def again(reason, field=""):
+            self._reject_record(
+                export_file,
+                entity,
+                reject.record_key,
+                reject.position,
+                raw,
+                mapping.RecordError(reason, field),
+                reject.context,
+            )
+
+        try:
+            if entity == Entity.PROVIDERS:
+                slug = mapping.map_provider(raw)["slug"]
+                return Item(
+                    slug,
+                    reject.record_key,
+                    reject.position,
+                    raw,
+                    mapping.source_hash("provider", slug, raw),
+                )
+            if entity == Entity.MODELS:
+                provider_slug, slug = mapping.model_slug(raw)
+                holder = Model.objects.filter(slug=slug).values_list("source_id", flat=True).first()
+                if holder is not None and holder != (raw.get("id") or ""):
+                    again(f"duplicate slug {slug!r}: held by model {holder!r}", "name")
+                    return None
+                return Item(
+                    slug,
+                    reject.record_key,
+                    reject.position,
+                    raw,
+                    mapping.source_hash("model", slug, raw),
+                    {"provider_slug": provider_slug},
+                )
+            model_slug = reject.context.get("model_slug", "")
+            model_id = self.model_ids.get(model_slug)
+            if model_id is None:
+                again(f"unknown model {model_slug!r}: still no model has this slug")
+                return None
+            region = mapping.status_region(raw)
+            return Item(
+                (model_id, region),
+                reject.record_key,
+                reject.position,
+                raw,
+                mapping.source_hash("status", model_slug, raw),
+                reject.context,
+            )
+        except mapping.RecordError as exc:
+            again(exc.reason, exc.field or "")
+            return None
+
+
+def _map_provider(item: Item) -> dict:
+    return mapping.map_provider(item.raw)
+
+
+def _map_embedded_provider(item: Item) -> dict:
+    return mapping.map_embedded_provider(item.raw)
+
+
+def _map_status(item: Item) -> dict:
+    row = mapping.map_status(item.raw)
+    row["model_id"] = item.key[0]
+    return row
+
+
+def _model_key(raw, position: str) -> str:
+    source_id = raw.get("id") if isinstance(raw, dict) else None
+    return f"id {source_id}" if isinstance(source_id, str) and source_id else position
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (containers)
+        return ""

@@ -1,0 +1,142 @@
+"""python manage.py backfill_json [SOURCE ...]: stream a JSON export into the database."""
+
+import json
+import sys
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
+
+from migrator import source
+from migrator.backfill import DEFAULT_BATCH_SIZE, ENTITIES, Backfill, Options
+from migrator.errors import MigratorError, SourceError
+from migrator.summary import backfill_document, backfill_text
+
+
+class ProgressBars:
+    """One tqdm bar per file, by bytes read; only on a terminal."""
+
+    def __init__(self):
+        from tqdm import tqdm
+
+        self._tqdm = tqdm
+        self.bars = {}
+
+    def __call__(self, export_file, done):
+        bar = self.bars.get(export_file.name)
+        if bar is None:
+            total = None
+            if not export_file.is_url:
+                total = source.file_size(export_file.location)
+            bar = self.bars[export_file.name] = self._tqdm(
+                total=total, desc=f"{export_file.name:<18}", unit="B", unit_scale=True,
+                file=sys.stderr, leave=True,
+            )
+        bar.update(done - bar.n)
+
+    def close(self):
+        for bar in self.bars.values():
+            bar.close()
+
+
+def entity_list(value: str) -> list[str]:
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    unknown = [name for name in names if name not in ENTITIES]
+    if unknown:
+        raise ValueError(unknown)
+    return names
+
+
+class Command(BaseCommand):
+    help = (
+        "Stream a JSON export (directory, files or http(s) base URL; default JSON_EXPORT_URL, "
+        "else JSON_EXPORT_DIR) into the database: batched idempotent upserts, rejected records "
+        "kept for a retry. Exit status 0: all loaded; 1: records were rejected; 2: fatal error."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("sources", nargs="*", metavar="SOURCE")
+        parser.add_argument(
+            "--batch-size", type=int, default=DEFAULT_BATCH_SIZE,
+            help=f"records per transaction (default {DEFAULT_BATCH_SIZE})",
+        )
+        parser.add_argument("--atomic", action="store_true", help="the whole run in one transaction")
+        parser.add_argument(
+            "--prune", action="store_true",
+            help="delete (after archiving) rows the export no longer holds",
+        )
+        parser.add_argument(
+            "--dry-run", action="store_true", help="report what would change; write nothing"
+        )
+        parser.add_argument(
+            "--only", type=entity_list, action="append", metavar="ENTITY",
+            help="load only providers, models and/or statuses (repeat or comma-separate)",
+        )
+        parser.add_argument(
+            "--max-rejects", type=int, metavar="N", help="stop once more than N records are rejected"
+        )
+        parser.add_argument(
+            "--retry-failed", action="store_true",
+            help="replay the reject queue (records rejected before) instead of reading an export",
+        )
+        parser.add_argument("--format", choices=("text", "json"), default="text")
+        parser.add_argument("--actor", default="", help="who runs this (default: the OS user)")
+
+    def handle(self, *args, **options):
+        if options["batch_size"] < 1:
+            raise CommandError("--batch-size must be at least 1", returncode=2)
+        only = {name for names in options["only"] or [ENTITIES] for name in names}
+        backfill_options = Options(
+            sources=tuple(options["sources"] or source.default_sources(settings)),
+            batch_size=options["batch_size"],
+            atomic=options["atomic"],
+            prune=options["prune"],
+            dry_run=options["dry_run"],
+            only=frozenset(only),
+            max_rejects=options["max_rejects"],
+            retry_failed=options["retry_failed"],
+            actor=options["actor"],
+        )
+        bars = None
+        if options["verbosity"] > 0 and options["format"] == "text" and self.stdout.isatty():
+            bars = ProgressBars()
+        backfill = Backfill(backfill_options, progress=bars)
+        try:
+            try:
+                result = backfill.run()
+            finally:
+                if bars is not None:
+                    bars.close()
+        except MigratorError as exc:
+            if backfill.run_record is not None:
+                self._report(backfill.result(), options)
+            advice = ""
+            if isinstance(exc, SourceError):
+                advice = (
+                    " Fix the source and run the command again: the committed batches are kept "
+                    "and the re-run completes the load."
+                )
+            raise CommandError(f"{exc}{advice}", returncode=2) from exc
+        except DatabaseError as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise CommandError(
+                f"database error: {reason}. Check DATABASE_URL and that `manage.py migrate` ran.",
+                returncode=2,
+            ) from exc
+        self._report(result, options)
+        if result.rejected:
+            raise CommandError(
+                f"{result.rejected} record(s) rejected and kept in the reject queue (admin: "
+                "Rejected records); fix the cause, then run `backfill_json --retry-failed`.",
+                returncode=1,
+            )
+
+    def _report(self, result, options):
+        if options["format"] == "json":
+            self.stdout.write(json.dumps(backfill_document(result), indent=2))
+        elif options["verbosity"] > 0:
+            text = backfill_text(result, verbosity=options["verbosity"])
+            style = self.style.SUCCESS if result.run.outcome == "succeeded" else self.style.WARNING
+            first, _, rest = text.partition("\n")
+            self.stdout.write(style(first))
+            self.stdout.write(rest)
