@@ -47,7 +47,10 @@ class Provider(Timestamped):
 class Model(Timestamped):
     """An AI model offered by a provider (the export's ``models.json`` records)."""
 
-    provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="models")
+    # No index of its own: the (provider, name) index serves lookups by provider.
+    provider = models.ForeignKey(
+        Provider, on_delete=models.PROTECT, related_name="models", db_index=False
+    )
     slug = models.CharField(
         max_length=255, unique=True, help_text="<provider slug>-<name>, as DESIGN.md derives it."
     )
@@ -111,7 +114,10 @@ GLOBAL_REGION = "global"
 class ModelStatus(Timestamped):
     """The live status of one model in one region (the export's ``model-status.json``)."""
 
-    model = models.ForeignKey(Model, on_delete=models.CASCADE, related_name="statuses")
+    # No index of its own: the unique (model, region) index serves lookups by model.
+    model = models.ForeignKey(
+        Model, on_delete=models.CASCADE, related_name="statuses", db_index=False
+    )
     region = models.CharField(max_length=64, default=GLOBAL_REGION)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.UNKNOWN)
     availability = models.FloatField(null=True, blank=True, help_text="Percent, 0 to 100.")

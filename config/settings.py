@@ -136,6 +136,8 @@ if JSON_EXPORT_URL and urlsplit(JSON_EXPORT_URL).scheme not in ("http", "https")
         f"JSON_EXPORT_URL={JSON_EXPORT_URL!r} is not an http(s):// URL: give the base URL of an "
         "export, e.g. https://raw.githubusercontent.com/<org>/<repo>/main/data."
     )
+# Seconds to wait on the export's host (connect and each read) before giving up.
+JSON_EXPORT_TIMEOUT = env.float("JSON_EXPORT_TIMEOUT", default=30.0)
 # Read backends by name, each a dotted path to a catalog.backends.base.CatalogBackend.
 DATA_BACKENDS = {
     "database": "catalog.backends.database.DatabaseBackend",

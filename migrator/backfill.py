@@ -11,13 +11,15 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import getpass
+import operator
+import sys
 import time
 from collections.abc import Callable, Iterable
 
-from django.db import transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from catalog.models import Model, ModelStatus, Provider
+from catalog.models import GLOBAL_REGION, Model, ModelStatus, Provider
 from migrator import mapping, rejects, source, tables
 from migrator.compare import differing_columns
 from migrator.errors import SourceError, TooManyRejects
@@ -26,6 +28,8 @@ from migrator.models import BackfillRun, Entity, PrunedRow, RejectedRecord
 # Chosen by measurement (bench/backfill.py --batch-sizes): see the README's figures.
 DEFAULT_BATCH_SIZE = 5000
 MAX_EXAMPLES = 100
+STATUS_ROW = mapping.STATUS_COLUMNS
+_STATUS_VALUES = operator.itemgetter(*STATUS_ROW)
 ENTITIES = (Entity.PROVIDERS, Entity.MODELS, Entity.STATUSES)
 
 
@@ -65,16 +69,89 @@ class Options:
     actor: str = ""
 
 
-@dataclasses.dataclass
 class Item:
-    """One source record on its way to a row."""
+    """One source record on its way to a row.
 
-    key: object  # natural key: a slug, or (model id, region)
-    record_key: str  # its name in the reject queue
-    position: str
-    raw: object
-    digest: str
-    context: dict = dataclasses.field(default_factory=dict)
+    Its names (reject-queue key, position in the file) are only needed when something goes
+    wrong, so for statuses they are built on demand: a million records pay nothing for them.
+    """
+
+    __slots__ = ("_position", "_record_key", "digest", "index", "key", "listed", "raw", "slug")
+
+    def __init__(
+        self, key, raw, digest, *, record_key=None, position=None, slug=None, index=0, listed=False
+    ):
+        self.key = key  # natural key: a slug, or (model id, region)
+        self.raw = raw
+        self.digest = digest
+        self._record_key = record_key
+        self._position = position
+        self.slug = slug  # statuses: the model slug; models: the provider slug
+        self.index = index
+        self.listed = listed
+
+    @property
+    def record_key(self) -> str:
+        return self._record_key or f"{self.slug}@{self.key[1]}"
+
+    @property
+    def position(self) -> str:
+        if self._position is None:
+            self._position = f"{self.slug}[{self.index}]" if self.listed else self.slug
+        return self._position
+
+    @property
+    def context(self) -> dict:
+        if isinstance(self.key, tuple):
+            return {"model_slug": self.slug}
+        return {"provider_slug": self.slug} if self.slug else {}
+
+
+class _Stream:
+    """One batch of a first load on PostgreSQL: its transaction, with a COPY left open that
+    takes each row as soon as it is parsed and mapped, so that the server indexes rows while
+    this process reads the next ones. Rejects are stored and the batch committed at the end."""
+
+    def __init__(self, backfill: Backfill, export_file):
+        self.backfill = backfill
+        self.export_file = export_file
+        self.snapshot = backfill._snapshot()
+        self.inserted = 0
+        self.transaction = contextlib.ExitStack()
+        self.transaction.enter_context(transaction.atomic())
+        tables.check_constraints_now()
+        self.copy = contextlib.ExitStack()
+        self._write = self.copy.enter_context(tables.copy_into(tables.STATUSES, backfill.now))
+        self.open = True
+
+    def write(self, items: list[Item]):
+        backfill = self.backfill
+        for item in items:
+            values = backfill._status_values(self.export_file, item)
+            if values is not None:
+                self._write((item.key[0], *values, item.digest))
+                self.inserted += 1
+
+    def commit(self):
+        self.open = False
+        backfill = self.backfill
+        try:
+            self.copy.close()
+            if backfill.pending_rejects:
+                rejects.rejects_store(backfill.pending_rejects, run=backfill.run_record)
+        except BaseException:
+            self.transaction.__exit__(*sys.exc_info())
+            raise
+        self.transaction.close()
+        backfill.counts[Entity.STATUSES].inserted += self.inserted
+        backfill.pending_rejects = []
+        backfill.committed[self.export_file.name] += 1
+        backfill._check_reject_limit()
+
+    def abort(self, *exc_info):
+        self.open = False
+        self.copy.__exit__(*exc_info)
+        self.transaction.__exit__(*exc_info)
 
 
 @dataclasses.dataclass
@@ -205,8 +282,13 @@ class Backfill:
 
     def _timed(self, entity, work):
         started = time.perf_counter()
+        table = tables.TABLES[entity]
         try:
+            if not self.options.dry_run:
+                tables.refresh_statistics(table, only_if_missing=True)
             work()
+            if not self.options.dry_run:
+                tables.refresh_statistics(table)
         finally:
             self.counts[entity].seconds += time.perf_counter() - started
 
@@ -254,7 +336,7 @@ class Backfill:
             seen[slug] = index
             self.provider_slugs_in_file.add(slug)
             batch.append(
-                Item(slug, slug, position, raw, mapping.source_hash("provider", slug, raw))
+                Item(slug, raw, mapping.source_hash(raw), record_key=slug, position=position)
             )
             if len(batch) >= self.options.batch_size:
                 self._flush(export_file, tables.PROVIDERS, batch, _map_provider)
@@ -262,7 +344,8 @@ class Backfill:
         self._flush(export_file, tables.PROVIDERS, batch, _map_provider)
 
     def _models(self, export_file):
-        self.provider_ids = dict(Provider.objects.values_list("slug", "id"))
+        # Ids of the database, plus placeholders for the rows a dry run only pretended to insert.
+        self.provider_ids = dict(Provider.objects.values_list("slug", "id")) | self.provider_ids
         seen: dict[str, int] = {}
         counts = self.counts[Entity.MODELS]
         batch: list[Item] = []
@@ -295,11 +378,11 @@ class Backfill:
             batch.append(
                 Item(
                     slug,
-                    slug,
-                    position,
                     raw,
-                    mapping.source_hash("model", slug, raw),
-                    {"provider_slug": provider_slug},
+                    mapping.source_hash(raw),
+                    record_key=slug,
+                    position=position,
+                    slug=provider_slug,
                 )
             )
             if len(batch) >= self.options.batch_size:
@@ -308,76 +391,131 @@ class Backfill:
         self._flush_models(export_file, batch)
 
     def _statuses(self, export_file):
+        """The hot path (millions of records): cheap checks inline, anything odd to _odd_status.
+
+        A first load into an empty table on PostgreSQL streams each batch into an open COPY as
+        it is parsed (see _Stream); otherwise batches are collected, looked up and applied."""
         self.model_ids = dict(Model.objects.values_list("slug", "id")) | self.model_ids
+        self.statuses_were_empty = tables.is_empty(tables.STATUSES)
+        model_ids = self.model_ids
         seen_slugs: set[str] = set()
         counts = self.counts[Entity.STATUSES]
         batch: list[Item] = []
-        model_ids_in_batch: list[int] = []
-        for model_slug, value in self._records(export_file):
-            records = value if isinstance(value, list) else [value]
-            listed = isinstance(value, list)
-            duplicate_key = model_slug in seen_slugs
-            seen_slugs.add(model_slug)
-            model_id = self.model_ids.get(model_slug)
-            regions: set[str] = set()
-            for i, raw in enumerate(records):
-                counts.read += 1
-                position = f"{model_slug}[{i}]" if listed else model_slug
-                try:
-                    region = mapping.status_region(raw)
-                except mapping.RecordError as exc:
-                    self._reject_record(
-                        export_file,
-                        Entity.STATUSES,
-                        f"{position} (region)",
-                        position,
-                        raw,
-                        exc,
-                        {"model_slug": model_slug},
-                    )
+        batch_models: list[int] = []
+        digest = mapping.source_hash
+        stream = None
+        try:
+            for model_slug, value in self._records(export_file):
+                listed = type(value) is list
+                records = value if listed else (value,)
+                counts.read += len(records)
+                model_id = model_ids.get(model_slug)
+                if model_id is None or model_slug in seen_slugs:
+                    self._reject_statuses(export_file, model_slug, records, listed, model_id)
                     continue
-                record_key = f"{model_slug}@{region}"
-                problem = None
-                if duplicate_key:
-                    problem = f"duplicate key {model_slug!r} in statuses (the first one loads)"
-                    record_key += f" {position} duplicate"
-                elif model_id is None:
-                    problem = (
-                        f"unknown model {model_slug!r}: no model has this slug (absent from "
-                        "models.json or rejected there); retried by --retry-failed"
+                seen_slugs.add(model_slug)
+                regions = set()
+                start = len(batch)
+                for index, raw in enumerate(records):
+                    region = raw.get("region") if type(raw) is dict else ""
+                    if region is None:
+                        region = GLOBAL_REGION
+                    if type(region) is not str or not region or region in regions:
+                        self._odd_status(export_file, model_slug, index, listed, raw, regions)
+                        continue
+                    regions.add(region)
+                    batch.append(
+                        Item(
+                            (model_id, region),
+                            raw,
+                            digest(raw),
+                            slug=model_slug,
+                            index=index,
+                            listed=listed,
+                        )
                     )
-                elif region in regions:
-                    problem = f"region {region!r} appears twice for {model_slug!r}"
-                    record_key += f" {position}"
-                if problem:
-                    self._reject_record(
-                        export_file,
-                        Entity.STATUSES,
-                        record_key,
-                        position,
-                        raw,
-                        mapping.RecordError(problem, "region" if model_id else None),
-                        {"model_slug": model_slug},
-                    )
-                    continue
-                regions.add(region)
-                batch.append(
-                    Item(
-                        (model_id, region),
-                        record_key,
-                        position,
-                        raw,
-                        mapping.source_hash("status", model_slug, raw),
-                        {"model_slug": model_slug},
-                    )
-                )
-            if model_id is not None and not duplicate_key:
-                model_ids_in_batch.append(model_id)
+                batch_models.append(model_id)
                 self.status_models_in_file.add(model_id)
-            if len(batch) >= self.options.batch_size:
-                self._flush_statuses(export_file, batch, model_ids_in_batch)
-                batch, model_ids_in_batch = [], []
-        self._flush_statuses(export_file, batch, model_ids_in_batch)
+                if self._streams():
+                    stream = stream or _Stream(self, export_file)
+                    stream.write(batch[start:])
+                if len(batch) >= self.options.batch_size:
+                    stream = self._end_batch(export_file, stream, batch, batch_models)
+                    batch, batch_models = [], []
+            self._end_batch(export_file, stream, batch, batch_models)
+        except BaseException:
+            if stream is not None and stream.open:
+                stream.abort(*sys.exc_info())
+            raise
+
+    def _streams(self) -> bool:
+        return (
+            self.statuses_were_empty
+            and not self.options.dry_run
+            and connection.vendor == "postgresql"
+        )
+
+    def _end_batch(self, export_file, stream, batch, batch_models) -> None:
+        if stream is None:
+            self._flush_statuses(export_file, batch, batch_models)
+            return None
+        try:
+            stream.commit()
+        except IntegrityError:
+            # A concurrent writer added a row of this batch: do it again the careful way.
+            self._restore(stream.snapshot)
+            self.statuses_were_empty = False
+            self._flush_statuses(export_file, batch, batch_models)
+        return None
+
+    def _reject_statuses(self, export_file, model_slug, records, listed, model_id):
+        """Every status under a key that names no model, or a key seen before."""
+        for index, raw in enumerate(records):
+            position = f"{model_slug}[{index}]" if listed else model_slug
+            try:
+                region = mapping.status_region(raw)
+            except mapping.RecordError:
+                region = f"#{index}"
+            if model_id is None:
+                record_key = f"{model_slug}@{region}"
+                problem = (
+                    f"unknown model {model_slug!r}: no model has this slug (absent from "
+                    "models.json or rejected there); retried by --retry-failed"
+                )
+            else:
+                record_key = f"{model_slug}@{region} {position} duplicate"
+                problem = f"duplicate key {model_slug!r} in statuses (the first one loads)"
+            self._reject_record(
+                export_file,
+                Entity.STATUSES,
+                record_key,
+                position,
+                raw,
+                mapping.RecordError(problem),
+                {"model_slug": model_slug},
+            )
+
+    def _odd_status(self, export_file, model_slug, index, listed, raw, regions):
+        """A status that is not an object, has a bad region, or repeats a region."""
+        position = f"{model_slug}[{index}]" if listed else model_slug
+        try:
+            mapping.map_status(raw)  # raises with the precise reason for a bad record
+            region = mapping.status_region(raw)
+            error = mapping.RecordError(
+                f"region {region!r} appears twice for {model_slug!r}", "region"
+            )
+            record_key = f"{model_slug}@{region} {position}"
+        except mapping.RecordError as exc:
+            error, record_key = exc, f"{position} ({exc.field or 'record'})"
+        self._reject_record(
+            export_file,
+            Entity.STATUSES,
+            record_key,
+            position,
+            raw,
+            error,
+            {"model_slug": model_slug},
+        )
 
     # --- batches ------------------------------------------------------------------------------
 
@@ -386,7 +524,7 @@ class Backfill:
         embedded: dict[str, Item] = {}
         in_file = self.provider_slugs_in_file
         for item in batch:
-            slug = item.context["provider_slug"]
+            slug = item.slug
             if slug in embedded or slug in self.embedded_providers:
                 continue
             known = slug in self.provider_ids
@@ -395,10 +533,10 @@ class Backfill:
             raw = item.raw["provider"]
             embedded[slug] = Item(
                 slug,
-                slug,
-                f"{item.position}.provider",
                 raw,
-                mapping.source_hash("embedded provider", slug, raw),
+                mapping.source_hash(raw),
+                record_key=slug,
+                position=f"{item.position}.provider",
             )
         self.embedded_providers.update(embedded)
         self.counts[Entity.PROVIDERS].read += len(embedded)
@@ -416,15 +554,45 @@ class Backfill:
     def _flush_statuses(self, export_file, batch: list[Item], model_ids: list[int]):
         if not batch and not model_ids and not self.pending_rejects:
             return
+        if self.statuses_were_empty:
+            # A first load: nothing to look up. Should a concurrent writer (the API, with
+            # dual-write on) have added a row meanwhile, the COPY fails on the unique key and
+            # the batch is done again the careful way.
+            snapshot = self._snapshot()
+            try:
+                with self._batch(export_file):
+                    self._apply_statuses(export_file, batch, existing={})
+                return
+            except IntegrityError:
+                self._restore(snapshot)
+                self.statuses_were_empty = False
         existing = {}
         real_ids = [m for m in model_ids if m > 0]
         if real_ids:
-            existing = tables.existing_keys(tables.STATUSES, model_id__in=real_ids)
+            existing = tables.existing_keys(tables.STATUSES, "model_id", real_ids)
         listed = {item.key for item in batch}
         absent = [row_id for key, (row_id, _) in existing.items() if key not in listed]
         with self._batch(export_file):
-            self._apply(export_file, tables.STATUSES, batch, _map_status, existing=existing)
+            self._apply_statuses(export_file, batch, existing=existing)
             self._absent(Entity.STATUSES, tables.STATUSES, absent)
+
+    def _snapshot(self):
+        """What a batch that must be done again would otherwise count twice."""
+        return (
+            {entity: dataclasses.replace(counts) for entity, counts in self.counts.items()},
+            len(self.pending_rejects),
+            len(self.reject_examples),
+            len(self.warnings),
+        )
+
+    def _restore(self, snapshot):
+        counts, pending, examples, warnings = snapshot
+        for entity, saved in counts.items():
+            for field in dataclasses.fields(Counts):
+                setattr(self.counts[entity], field.name, getattr(saved, field.name))
+        del self.pending_rejects[pending:]
+        del self.reject_examples[examples:]
+        del self.warnings[warnings:]
 
     def _flush(self, export_file, table, batch, mapper):
         with self._batch(export_file):
@@ -434,6 +602,7 @@ class Backfill:
     def _batch(self, export_file):
         """One batch, one transaction: its rows and its rejects commit together."""
         with transaction.atomic():
+            tables.check_constraints_now()
             yield
             if self.pending_rejects and not self.options.dry_run:
                 rejects.rejects_store(self.pending_rejects, run=self.run_record)
@@ -446,7 +615,7 @@ class Backfill:
         counts = self.counts[counts_as or table.entity]
         if existing is None:
             keys = [item.key for item in batch]
-            existing = tables.existing_keys(table, slug__in=keys) if keys else {}
+            existing = tables.existing_keys(table, "slug", keys)
         inserts, candidates = [], []
         rejected_before = len(self.pending_rejects)
         for item in batch:
@@ -467,14 +636,12 @@ class Backfill:
                     item.context,
                 )
                 continue
-            self._note_warnings(table.entity, item, row)
             row["source_hash"] = item.digest
             if found is None:
                 inserts.append(row)
             else:
                 row["id"] = found[0]
                 candidates.append(row)
-        rejected_now = {r.record_key for r in self.pending_rejects[rejected_before:]}
         updates, rehash = self._compare(table, candidates)
         counts.inserted += len(inserts)
         counts.updated += len(updates)
@@ -488,14 +655,54 @@ class Backfill:
         tables.set_hashes(table, rehash)
         if inserts and table is not tables.STATUSES:
             slugs = [row["slug"] for row in inserts]
-            for slug, (row_id, _) in tables.existing_keys(table, slug__in=slugs).items():
+            for slug, (row_id, _) in tables.existing_keys(table, "slug", slugs).items():
                 self._remember_id(table, {"slug": slug}, row_id)
-        known = self.reject_keys.get(table.entity, set())
-        resolved = [item.record_key for item in batch if item.record_key in known]
-        resolved = [key for key in resolved if key not in rejected_now]
+        self._resolve_rejects(table.entity, batch, rejected_before)
+
+    def _resolve_rejects(self, entity, batch, rejected_before):
+        """Queued rejects that loaded in this batch leave the queue."""
+        known = self.reject_keys.get(entity)
+        if not known:
+            return
+        rejected_now = {r.record_key for r in self.pending_rejects[rejected_before:]}
+        resolved = [
+            item.record_key
+            for item in batch
+            if item.record_key in known and item.record_key not in rejected_now
+        ]
         if resolved:
-            rejects.rejects_resolve(table.entity, resolved)
+            rejects.rejects_resolve(entity, resolved)
             known.difference_update(resolved)
+
+    def _apply_statuses(self, export_file, batch, *, existing):
+        """_apply for statuses, on tuples: the same outcome, without a dict per record."""
+        counts = self.counts[Entity.STATUSES]
+        new, candidates = [], []
+        rejected_before = len(self.pending_rejects)
+        for item in batch:
+            found = existing.get(item.key)
+            if found is not None and found[1] == item.digest:
+                counts.unchanged += 1
+                continue
+            values = self._status_values(export_file, item)
+            if values is None:
+                continue
+            if found is None:
+                new.append((item.key[0], *values, item.digest))
+            else:
+                row = dict(zip(STATUS_ROW, values, strict=True))
+                row.update(model_id=item.key[0], source_hash=item.digest, id=found[0])
+                candidates.append(row)
+        updates, rehash = self._compare(tables.STATUSES, candidates)
+        counts.inserted += len(new)
+        counts.updated += len(updates)
+        counts.unchanged += len(rehash)
+        if self.options.dry_run:
+            return
+        tables.insert(tables.STATUSES, new, self.now)
+        tables.update(tables.STATUSES, updates, self.now)
+        tables.set_hashes(tables.STATUSES, rehash)
+        self._resolve_rejects(Entity.STATUSES, batch, rejected_before)
 
     def _compare(self, table, candidates):
         if not candidates:
@@ -555,14 +762,33 @@ class Backfill:
                 "committed so far are kept; the rejects are in the admin (Rejected records)."
             )
 
-    def _note_warnings(self, entity, item, row):
-        if entity != Entity.STATUSES:
-            return
-        found = mapping.status_warnings(row, now=self.now)
+    def _status_values(self, export_file, item) -> tuple | None:
+        """The record's column values (warnings noted), or None once it has been rejected."""
+        values = mapping.status_values(item.raw, item.key[1])
+        if values is None:
+            try:
+                values = _STATUS_VALUES(mapping.map_status(item.raw))
+            except mapping.RecordError as exc:
+                self._reject_record(
+                    export_file,
+                    Entity.STATUSES,
+                    item.record_key,
+                    item.position,
+                    item.raw,
+                    exc,
+                    item.context,
+                )
+                return None
+        self._note_status_warnings(item, values)
+        return values
+
+    def _note_status_warnings(self, item, values):
+        # values: STATUS_COLUMNS order (region, status, availability, p50, p95, p99, ...)
+        found = mapping.status_warnings(values[3], values[4], values[5], values[10], now=self.now)
         if item.raw == {}:
             found.append("empty status object: loaded as unknown, nothing measured")
         if found:
-            self.counts[entity].warnings += len(found)
+            self.counts[Entity.STATUSES].warnings += len(found)
             for warning in found:
                 if len(self.warnings) < MAX_EXAMPLES:
                     self.warnings.append(f"{item.position}: {warning}")
@@ -682,12 +908,8 @@ class Backfill:
                 self._flush_models(export_file, items)
             else:
                 with self._batch(export_file):
-                    existing = (
-                        tables.existing_keys(tables.STATUSES, model_id__in=model_ids)
-                        if model_ids
-                        else {}
-                    )
-                    self._apply(export_file, tables.STATUSES, items, _map_status, existing=existing)
+                    existing = tables.existing_keys(tables.STATUSES, "model_id", model_ids)
+                    self._apply_statuses(export_file, items, existing=existing)
 
     def _replay_item(self, entity, reject, export_file) -> Item | None:
         """An Item for a queued record, or None (re-rejected) if its cause is still there."""
@@ -710,10 +932,10 @@ class Backfill:
                 slug = mapping.map_provider(raw)["slug"]
                 return Item(
                     slug,
-                    reject.record_key,
-                    reject.position,
                     raw,
-                    mapping.source_hash("provider", slug, raw),
+                    mapping.source_hash(raw),
+                    record_key=reject.record_key,
+                    position=reject.position,
                 )
             if entity == Entity.MODELS:
                 provider_slug, slug = mapping.model_slug(raw)
@@ -723,11 +945,11 @@ class Backfill:
                     return None
                 return Item(
                     slug,
-                    reject.record_key,
-                    reject.position,
                     raw,
-                    mapping.source_hash("model", slug, raw),
-                    {"provider_slug": provider_slug},
+                    mapping.source_hash(raw),
+                    record_key=reject.record_key,
+                    position=reject.position,
+                    slug=provider_slug,
                 )
             model_slug = reject.context.get("model_slug", "")
             model_id = self.model_ids.get(model_slug)
@@ -737,11 +959,11 @@ class Backfill:
             region = mapping.status_region(raw)
             return Item(
                 (model_id, region),
-                reject.record_key,
-                reject.position,
                 raw,
-                mapping.source_hash("status", model_slug, raw),
-                reject.context,
+                mapping.source_hash(raw),
+                record_key=reject.record_key,
+                position=reject.position,
+                slug=model_slug,
             )
         except mapping.RecordError as exc:
             again(exc.reason, exc.field or "")
@@ -754,12 +976,6 @@ def _map_provider(item: Item) -> dict:
 
 def _map_embedded_provider(item: Item) -> dict:
     return mapping.map_embedded_provider(item.raw)
-
-
-def _map_status(item: Item) -> dict:
-    row = mapping.map_status(item.raw)
-    row["model_id"] = item.key[0]
-    return row
 
 
 def _model_key(raw, position: str) -> str:

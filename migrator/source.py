@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import ijson
+from django.conf import settings
 
 from migrator.errors import SourceError
 
@@ -31,8 +32,7 @@ FILES = {
 KINDS = ("providers", "models", "statuses")
 FILE_OF_KIND = {kind: name for name, (kind, _) in FILES.items()}
 READ_SIZE = 64 * 1024
-TAIL_SIZE = 1024 * 1024
-URL_TIMEOUT = 30.0
+TAIL_SIZE = 256 * 1024
 HEADERS = {"User-Agent": "catalog-migrator"}
 
 
@@ -133,7 +133,7 @@ def _open_url(url: str):
     # resolve() only builds http(s) locations: no file:// or custom schemes reach urlopen.
     request = urllib.request.Request(url, headers=HEADERS)  # noqa: S310
     try:
-        return urllib.request.urlopen(request, timeout=URL_TIMEOUT)  # noqa: S310
+        return urllib.request.urlopen(request, timeout=settings.JSON_EXPORT_TIMEOUT)  # noqa: S310
     except urllib.error.HTTPError as exc:
         raise SourceError(
             f"{url}: HTTP {exc.code} {exc.reason}: check the export's base URL "
@@ -148,7 +148,7 @@ def _open_url(url: str):
 def _url_exists(url: str) -> bool:
     request = urllib.request.Request(url, method="HEAD", headers=HEADERS)  # noqa: S310
     try:
-        with urllib.request.urlopen(request, timeout=URL_TIMEOUT):  # noqa: S310
+        with urllib.request.urlopen(request, timeout=settings.JSON_EXPORT_TIMEOUT):  # noqa: S310
             return True
     except urllib.error.HTTPError as exc:
         if exc.code == 404:
@@ -354,6 +354,10 @@ def iter_records(export_file: ExportFile, *, progress=None) -> Iterator[tuple[ob
         try:
             head = _read_head(reader, export_file)
         except ijson.JSONError as exc:
+            if reader.bytes_read == 0:
+                raise SourceError(
+                    f"{reader.location}: {export_file.name} is empty", location=reader.location
+                ) from exc
             raise _parse_error(reader, exc, last) from exc
         reader.replay_head()
         if export_file.kind == "statuses":

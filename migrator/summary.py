@@ -56,9 +56,7 @@ def backfill_text(result: Result, *, verbosity: int = 1) -> str:
     shown = result.rejects if verbosity >= 2 else result.rejects[:20]
     if shown:
         lines.append(f"\nrejected records ({result.rejected}):")
-        lines += [
-            f"  {r.entity:<9} {r.file} {r.position}: {r.reason}" for r in shown
-        ]
+        lines += [f"  {r.entity:<9} {r.file} {r.position}: {r.reason}" for r in shown]
         if result.rejected > len(shown):
             lines.append(f"  ... {result.rejected - len(shown)} more (admin: Rejected records)")
     warnings = result.warnings if verbosity >= 2 else result.warnings[:10]

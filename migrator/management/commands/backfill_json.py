@@ -1,5 +1,6 @@
 """python manage.py backfill_json [SOURCE ...]: stream a JSON export into the database."""
 
+import argparse
 import json
 import sys
 
@@ -29,8 +30,12 @@ class ProgressBars:
             if not export_file.is_url:
                 total = source.file_size(export_file.location)
             bar = self.bars[export_file.name] = self._tqdm(
-                total=total, desc=f"{export_file.name:<18}", unit="B", unit_scale=True,
-                file=sys.stderr, leave=True,
+                total=total,
+                desc=f"{export_file.name:<18}",
+                unit="B",
+                unit_scale=True,
+                file=sys.stderr,
+                leave=True,
             )
         bar.update(done - bar.n)
 
@@ -42,8 +47,10 @@ class ProgressBars:
 def entity_list(value: str) -> list[str]:
     names = [name.strip() for name in value.split(",") if name.strip()]
     unknown = [name for name in names if name not in ENTITIES]
-    if unknown:
-        raise ValueError(unknown)
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown entity {', '.join(unknown) or value!r}: use {', '.join(ENTITIES)}"
+        )
     return names
 
 
@@ -57,26 +64,38 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("sources", nargs="*", metavar="SOURCE")
         parser.add_argument(
-            "--batch-size", type=int, default=DEFAULT_BATCH_SIZE,
+            "--batch-size",
+            type=int,
+            default=DEFAULT_BATCH_SIZE,
             help=f"records per transaction (default {DEFAULT_BATCH_SIZE})",
         )
-        parser.add_argument("--atomic", action="store_true", help="the whole run in one transaction")
         parser.add_argument(
-            "--prune", action="store_true",
+            "--atomic", action="store_true", help="the whole run in one transaction"
+        )
+        parser.add_argument(
+            "--prune",
+            action="store_true",
             help="delete (after archiving) rows the export no longer holds",
         )
         parser.add_argument(
             "--dry-run", action="store_true", help="report what would change; write nothing"
         )
         parser.add_argument(
-            "--only", type=entity_list, action="append", metavar="ENTITY",
+            "--only",
+            type=entity_list,
+            action="append",
+            metavar="ENTITY",
             help="load only providers, models and/or statuses (repeat or comma-separate)",
         )
         parser.add_argument(
-            "--max-rejects", type=int, metavar="N", help="stop once more than N records are rejected"
+            "--max-rejects",
+            type=int,
+            metavar="N",
+            help="stop once more than N records are rejected",
         )
         parser.add_argument(
-            "--retry-failed", action="store_true",
+            "--retry-failed",
+            action="store_true",
             help="replay the reject queue (records rejected before) instead of reading an export",
         )
         parser.add_argument("--format", choices=("text", "json"), default="text")

@@ -1,0 +1,206 @@
+"""Benchmark of backfill_json: seconds, rows/s and peak RSS, against the raw COPY limit.
+
+    .venv/bin/python bench/backfill.py                       # 1,000,000 statuses, PG + SQLite
+    .venv/bin/python bench/backfill.py --statuses 200000 --no-sqlite
+    .venv/bin/python bench/backfill.py --batch-sizes 1000,5000,20000   # choose the default
+
+Each backfill runs as its own process (``manage.py backfill_json``), so its peak RSS is its own.
+Scenarios: a first load into an empty database, a re-run of the same export (all unchanged), a
+run of the export with 10% of statuses changed. In the same run the physical limit is timed:
+the same file, parsed by the same streaming parser, COPY'd in one transaction into an empty
+table equivalent to the statuses table (same columns, indexes, checks and foreign key), and
+into a bare table without indexes or constraints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.common import (  # noqa: E402
+    Measurement,
+    create_database,
+    drop_database,
+    export_for,
+    manage,
+    print_table,
+    run_measured,
+)
+
+
+def backfill(url: str, export: Path, *extra: str) -> Measurement:
+    measurement = run_measured(
+        [
+            sys.executable,
+            str(ROOT / "manage.py"),
+            "backfill_json",
+            str(export),
+            "--format",
+            "json",
+            *extra,
+        ],
+        url,
+    )
+    document = json.loads(measurement.stdout)
+    statuses = document["entities"]["statuses"]
+    measurement.rows = statuses["read"]
+    measurement.detail = (
+        f"ins {statuses['inserted']} upd {statuses['updated']} unch {statuses['unchanged']}"
+    )
+    measurement.seconds = statuses["seconds"]  # the statuses pass, as the command timed it
+    return measurement
+
+
+RAW_COPY = r"""
+import json, os, resource, sys, time
+import ijson, psycopg
+url, path, table = sys.argv[1:4]
+conn = psycopg.connect(url)
+models = dict(conn.execute("SELECT slug, id FROM catalog_model").fetchall())
+conn.execute(f"DROP TABLE IF EXISTS {table}")
+if table == "bench_copy_equivalent":
+    conn.execute(f"CREATE TABLE {table} (LIKE catalog_modelstatus INCLUDING ALL)")
+    # LIKE copies no foreign key: add the one the statuses table has, as Django declares it.
+    conn.execute(f"ALTER TABLE {table} ADD FOREIGN KEY (model_id) REFERENCES catalog_model (id) "
+                 "DEFERRABLE INITIALLY DEFERRED")
+else:
+    conn.execute(f"CREATE TABLE {table} "
+                 "(LIKE catalog_modelstatus INCLUDING DEFAULTS INCLUDING IDENTITY)")
+conn.commit()
+columns = ("model_id, region, status, availability, latency_p50, latency_p95, latency_p99, "
+           "error_rate, requests_per_min, tokens_per_min, usage, checked_at, metadata, "
+           "source_hash, created_at, updated_at")
+now = "2026-01-01T00:00:00+00:00"
+started = time.perf_counter()
+rows = 0
+with open(path, "rb") as f, conn.cursor() as cur:
+    with cur.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+        for slug, value in ijson.kvitems(f, "statuses", use_float=True):
+            model_id = models[slug]
+            for r in (value if type(value) is list else (value,)):
+                copy.write_row((model_id, r.get("region") or "global", r.get("status", "unknown"),
+                    r.get("availability"), r.get("latencyP50"), r.get("latencyP95"),
+                    r.get("latencyP99"), r.get("errorRate"), r.get("requestsPerMin"),
+                    r.get("tokensPerMin"), r.get("usage"), r.get("checkedAt"), "{}", "", now, now))
+                rows += 1
+conn.commit()
+seconds = time.perf_counter() - started
+conn.execute(f"DROP TABLE {table}")
+conn.commit()
+print(json.dumps({"rows": rows, "seconds": seconds}))
+"""
+
+
+def raw_copy(url: str, export: Path, table: str) -> Measurement:
+    measurement = run_measured(
+        [sys.executable, "-c", RAW_COPY, url, str(export / "model-status.json"), table], url
+    )
+    result = json.loads(measurement.stdout)
+    measurement.rows, measurement.seconds = result["rows"], result["seconds"]
+    return measurement
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--statuses", type=int, default=1_000_000)
+    parser.add_argument(
+        "--also",
+        type=int,
+        default=2_000_000,
+        help="a second size for the first load (peak RSS flat?); 0 to skip",
+    )
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432/postgres"),
+    )
+    parser.add_argument("--no-sqlite", action="store_true")
+    parser.add_argument("--batch-sizes", default="", help="comma list: time first loads only")
+    parser.add_argument("--workdir", default=os.path.join(tempfile.gettempdir(), "catalog-bench"))
+    args = parser.parse_args()
+
+    workdir = Path(args.workdir)
+    base = export_for(workdir, args.statuses)
+    changed = export_for(workdir, args.statuses, changed=0.10)
+    print(
+        f"export: {args.statuses:,} statuses over {args.statuses // 50:,} models "
+        f"({(base / 'model-status.json').stat().st_size / 1e6:.0f} MB) in {workdir}\n"
+    )
+
+    if args.batch_sizes:
+        results = []
+        for size in [int(s) for s in args.batch_sizes.split(",")]:
+            url = create_database(args.postgres, "bench_backfill")
+            manage(url, "migrate", "-v", "0")
+            results.append(
+                (
+                    f"PostgreSQL first load, --batch-size {size}",
+                    backfill(url, base, "--batch-size", str(size)),
+                )
+            )
+            drop_database(args.postgres, url)
+        print_table(results)
+        return
+
+    results = []
+    url = create_database(args.postgres, "bench_backfill")
+    try:
+        manage(url, "migrate", "-v", "0")
+        first = backfill(url, base)
+        results.append(("PostgreSQL: first load (empty database)", first))
+        results.append(("PostgreSQL: re-run, unchanged", backfill(url, base)))
+        results.append(("PostgreSQL: re-run, 10% changed", backfill(url, changed)))
+        equivalent = raw_copy(url, base, "bench_copy_equivalent")
+        bare = raw_copy(url, base, "bench_copy_bare")
+        results.append(("PostgreSQL: raw parse + COPY, equivalent table", equivalent))
+        results.append(("PostgreSQL: raw parse + COPY, bare table", bare))
+    finally:
+        drop_database(args.postgres, url)
+    if args.also:
+        bigger = export_for(workdir, args.also)
+        url = create_database(args.postgres, "bench_backfill")
+        try:
+            manage(url, "migrate", "-v", "0")
+            results.append(
+                (f"PostgreSQL: first load, {args.also:,} statuses", backfill(url, bigger))
+            )
+        finally:
+            drop_database(args.postgres, url)
+    if not args.no_sqlite:
+        with tempfile.TemporaryDirectory() as tmp:
+            url = f"sqlite:///{tmp}/bench.sqlite3"
+            manage(url, "migrate", "-v", "0")
+            results.append(("SQLite: first load (empty database)", backfill(url, base)))
+            results.append(("SQLite: re-run, unchanged", backfill(url, base)))
+            results.append(("SQLite: re-run, 10% changed", backfill(url, changed)))
+    print_table(results)
+    first_rate = first.rows / first.seconds
+    print(
+        f"\nfirst load / raw COPY into the equivalent table: "
+        f"{first_rate / (equivalent.rows / equivalent.seconds):.2f}x"
+    )
+    print(
+        f"first load / raw COPY into a bare table:         "
+        f"{first_rate / (bare.rows / bare.seconds):.2f}x"
+    )
+    unchanged = results[1][1]
+    print(
+        f"unchanged re-run / raw COPY into the equivalent table: "
+        f"{(unchanged.rows / unchanged.seconds) / (equivalent.rows / equivalent.seconds):.2f}x"
+    )
+    print(
+        f"unchanged re-run / raw COPY into a bare table:         "
+        f"{(unchanged.rows / unchanged.seconds) / (bare.rows / bare.seconds):.2f}x"
+    )
+    print(f"\n(measured {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} CPUs)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,449 @@
+import datetime as dt
+import json
+
+import pytest
+
+from catalog.models import Model, ModelStatus, Provider
+from migrator.models import BackfillRun, PrunedRow, RejectedRecord
+from tests.conftest import command
+from tests.snapshots import catalog_snapshot, updated_stamps
+
+pytestmark = pytest.mark.django_db
+
+
+def backfill(*args):
+    return command("backfill_json", *[str(a) for a in args])
+
+
+def edit(path, change):
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data))
+
+
+def counts(out: str) -> dict:
+    """The summary table's rows, by entity."""
+    table = {}
+    for line in out.splitlines():
+        cells = line.split()
+        if cells and cells[0] in ("providers", "models", "statuses", "total") and len(cells) == 11:
+            names = (
+                "read",
+                "inserted",
+                "updated",
+                "unchanged",
+                "rejected",
+                "pruned",
+                "absent",
+                "warnings",
+            )
+            table[cells[0]] = dict(zip(names, map(int, cells[1:9]), strict=True))
+    return table
+
+
+# --- the sample and its messy cases --------------------------------------------------------
+
+
+def test_sample__loads_with_each_messy_case_as_documented(sample_export):
+    code, out, err = backfill(sample_export)
+    assert code == 1, err  # records were rejected
+    table = counts(out)
+    assert table["providers"] == {
+        "read": 10,
+        "inserted": 10,
+        "updated": 0,
+        "unchanged": 0,
+        "rejected": 0,
+        "pruned": 0,
+        "absent": 0,
+        "warnings": 0,
+    }
+    assert table["models"]["inserted"] == 39 and table["models"]["rejected"] == 1
+    assert table["statuses"]["read"] == 58
+    assert table["statuses"]["inserted"] == 56 and table["statuses"]["rejected"] == 2
+    assert table["statuses"]["warnings"] == 2
+    assert Provider.objects.count() == 10
+    assert Model.objects.count() == 39
+    assert ModelStatus.objects.count() == 56
+
+    # A provider models.json uses but providers.json lacks: made from the embedded object.
+    mistral = Provider.objects.get(slug="mistral")
+    assert (mistral.name, mistral.website_url, mistral.source_id) == (
+        "Mistral AI",
+        "https://mistral.ai",
+        "",
+    )
+    # Two models deriving one slug: the first loads, the second is kept as a reject.
+    gpt = Model.objects.get(slug="openai-gpt-4o")
+    assert gpt.name == "GPT-4o"
+    duplicate = RejectedRecord.objects.get(entity="models")
+    assert "duplicate slug 'openai-gpt-4o'" in duplicate.reason
+    assert duplicate.raw["name"] == "GPT 4o" and duplicate.position == "#3"
+    # A status for no model, and a value out of range: rejected with their reasons.
+    unknown = RejectedRecord.objects.get(
+        entity="statuses", record_key="openai-gpt-5-preview@global"
+    )
+    assert "unknown model" in unknown.reason
+    out_of_range = RejectedRecord.objects.get(record_key="deepseek-deepseek-r1@global")
+    assert out_of_range.field == "availability" and "101.5" in out_of_range.reason
+    # An empty status object: unknown, in region global, nothing measured.
+    empty = ModelStatus.objects.get(model__slug="cohere-embed-v3")
+    assert (empty.status, empty.region, empty.availability) == ("unknown", "global", None)
+    # Percentiles out of order: loaded as given, with a warning.
+    gemma = ModelStatus.objects.get(model__slug="google-gemma-2-27b")
+    assert (gemma.latency_p95, gemma.latency_p99) == (420, 310)
+    assert "google-gemma-2-27b: latencyP99 310 < latencyP95 420" in out
+    # An offset instead of Z is the same instant.
+    opus = ModelStatus.objects.get(model__slug="anthropic-claude-3-opus")
+    assert opus.checked_at == dt.datetime(2025, 8, 14, 13, 2, 45, 715000, tzinfo=dt.UTC)
+    # Several regions: one row each.
+    assert ModelStatus.objects.filter(model__slug="openai-whisper-v3").count() == 8
+    # Models without a status stay without one.
+    assert not ModelStatus.objects.filter(model__slug="ai21-jamba-1.5-large").exists()
+
+
+def test_sample__unmapped_fields_are_kept_in_metadata(sample_export):
+    backfill(sample_export)
+    anthropic = Provider.objects.get(slug="anthropic")
+    assert anthropic.metadata["supportEmail"] == "support@anthropic.example"
+    assert anthropic.metadata["metadata"] == {"established": 2021, "type": "commercial"}
+    priced = Model.objects.filter(metadata__currency="USD")
+    assert priced.count() == 8
+    assert all(m.input_price == 2.5 and m.output_price == 10 for m in priced)
+    grok = ModelStatus.objects.get(model__slug="xai-grok-3")
+    assert grok.metadata == {"probe": {"host": "probe-7", "version": "2.4.1"}}
+    gpt = Model.objects.get(slug="openai-gpt-4o")
+    assert gpt.metadata["provider"] == {
+        "id": "openai",
+        "name": "OpenAI",
+        "website": "https://openai.com",
+    }
+    assert set(gpt.metadata) >= {"status", "availability", "lastUpdate", "createdAt"}
+    odd_ids = Model.objects.filter(source_id__contains="-bwbccym")
+    assert odd_ids.count() == 5
+    assert all(m.source_id.count("-") == 1 for m in odd_ids)  # not UUIDs: kept as given
+
+
+# --- idempotency and changes ---------------------------------------------------------------
+
+
+def test_second_run__reports_everything_unchanged_and_moves_no_updated_at(sample_export):
+    backfill(sample_export)
+    before, stamps = catalog_snapshot(), updated_stamps()
+    code, out, _ = backfill(sample_export)
+    assert code == 1
+    table = counts(out)
+    assert table["total"]["inserted"] == table["total"]["updated"] == 0
+    assert table["total"]["unchanged"] == 10 + 39 + 56
+    assert catalog_snapshot() == before
+    assert updated_stamps() == stamps
+    assert RejectedRecord.objects.count() == 3
+    assert set(RejectedRecord.objects.values_list("attempts", flat=True)) == {2}
+
+
+def test_changed_record__is_updated_alone(sample_export):
+    backfill(sample_export)
+    stamps = updated_stamps()
+    edit(
+        sample_export / "model-status.json",
+        lambda d: d["statuses"]["openai-o3"].update(status="outage", availability=12.5),
+    )
+    code, out, _ = backfill(sample_export)
+    assert code == 1
+    table = counts(out)
+    assert table["statuses"]["updated"] == 1
+    assert table["statuses"]["unchanged"] == 55
+    row = ModelStatus.objects.get(model__slug="openai-o3")
+    assert (row.status, row.availability) == ("outage", 12.5)
+    after = updated_stamps()
+    moved = {k for k in after["statuses"] if after["statuses"][k] != stamps["statuses"][k]}
+    assert moved == {("openai-o3", "global")}
+
+
+def test_reformatted_record_with_equal_values__is_unchanged(sample_export):
+    backfill(sample_export)
+    stamps = updated_stamps()
+    # Same values, other key order and number spelling: the fingerprint differs, the row does not.
+    edit(
+        sample_export / "model-status.json",
+        lambda d: d["statuses"].update(
+            {"openai-o3": dict(reversed(list(d["statuses"]["openai-o3"].items())))}
+        ),
+    )
+    code, out, _ = backfill(sample_export)
+    assert code == 1
+    table = counts(out)
+    assert table["statuses"]["updated"] == 0 and table["statuses"]["unchanged"] == 56
+    assert updated_stamps() == stamps
+
+
+def test_fixed_reject__loads_in_the_next_run_and_leaves_the_queue(sample_export):
+    backfill(sample_export)
+    edit(
+        sample_export / "model-status.json",
+        lambda d: d["statuses"]["deepseek-deepseek-r1"].update(availability=99.0),
+    )
+    backfill(sample_export)
+    assert ModelStatus.objects.get(model__slug="deepseek-deepseek-r1").availability == 99.0
+    assert not RejectedRecord.objects.filter(record_key="deepseek-deepseek-r1@global").exists()
+    assert RejectedRecord.objects.count() == 2
+
+
+# --- safe modes ----------------------------------------------------------------------------
+
+
+def test_dry_run__writes_nothing_and_reports_what_a_real_run_would(sample_export):
+    code, dry, _ = backfill(sample_export, "--dry-run")
+    assert code == 1
+    assert not Provider.objects.exists() and not ModelStatus.objects.exists()
+    assert not RejectedRecord.objects.exists()
+    assert BackfillRun.objects.get().dry_run is True
+    _, real, _ = backfill(sample_export)
+    assert counts(dry) == counts(real)
+
+
+def test_dry_run__after_a_change_reports_the_update_and_keeps_the_old_value(sample_export):
+    backfill(sample_export)
+    edit(
+        sample_export / "model-status.json",
+        lambda d: d["statuses"]["openai-o3"].update(availability=50.0),
+    )
+    _, out, _ = backfill(sample_export, "--dry-run")
+    assert counts(out)["statuses"]["updated"] == 1
+    assert ModelStatus.objects.get(model__slug="openai-o3").availability != 50.0
+
+
+def test_absent_rows__are_counted_and_kept_without_prune(sample_export):
+    backfill(sample_export)
+    edit(sample_export / "model-status.json", lambda d: d["statuses"].pop("openai-o3"))
+    _, out, _ = backfill(sample_export)
+    assert counts(out)["statuses"]["absent"] == 1
+    assert ModelStatus.objects.filter(model__slug="openai-o3").exists()
+
+
+def test_prune__archives_then_deletes_what_the_export_no_longer_holds(sample_export):
+    backfill(sample_export)
+    before = catalog_snapshot()
+
+    def drop_model(d):
+        d["models"] = [m for m in d["models"] if m["name"] != "Nova Lite"]
+
+    edit(sample_export / "models.json", drop_model)
+    edit(sample_export / "model-status.json", lambda d: d["statuses"]["openai-whisper-v3"].pop())
+    code, out, _ = backfill(sample_export, "--prune")
+    assert code == 1  # the sample's three rejects
+    table = counts(out)
+    assert table["models"]["pruned"] == 1
+    # The pruned model's own status, and one region of whisper.
+    assert table["statuses"]["pruned"] == 2
+    assert not Model.objects.filter(slug="amazon-nova-lite").exists()
+    assert ModelStatus.objects.filter(model__slug="openai-whisper-v3").count() == 7
+    archived = PrunedRow.objects.order_by("entity", "natural_key")
+    assert [(p.entity, p.natural_key) for p in archived] == [
+        ("models", "amazon-nova-lite"),
+        ("statuses", "amazon-nova-lite@global"),
+        ("statuses", "openai-whisper-v3@ap-northeast-1"),
+    ]
+    model_row = archived[0].row
+    assert model_row["name"] == "Nova Lite" and "id" in model_row and "created_at" in model_row
+    # The archive is enough to undo the prune.
+    from migrator.services import pruned_rows_restore
+
+    pruned_rows_restore(pruned_rows=list(archived))
+    after = catalog_snapshot()
+    assert after == before
+    assert PrunedRow.objects.filter(restored_at__isnull=True).count() == 0
+
+
+def test_prune_dry_run__reports_and_keeps(sample_export):
+    backfill(sample_export)
+    edit(sample_export / "model-status.json", lambda d: d["statuses"].pop("openai-o3"))
+    _, out, _ = backfill(sample_export, "--prune", "--dry-run")
+    assert counts(out)["statuses"]["pruned"] == 1
+    assert ModelStatus.objects.filter(model__slug="openai-o3").exists()
+    assert not PrunedRow.objects.exists()
+
+
+def test_only__loads_the_named_entities(sample_export):
+    code, _, _ = backfill(sample_export, "--only", "providers")
+    assert code == 0
+    assert Provider.objects.count() == 9 and not Model.objects.exists()
+    backfill(sample_export, "--only", "models,statuses")
+    assert Model.objects.count() == 39 and ModelStatus.objects.count() == 56
+    assert Provider.objects.count() == 10
+
+
+def test_only__rejects_an_unknown_entity(sample_export):
+    code, _, err = backfill(sample_export, "--only", "widgets")
+    assert code != 0
+    assert "unknown entity 'widgets'" in err
+    assert not BackfillRun.objects.exists()
+
+
+def test_max_rejects__stops_the_run(sample_export):
+    code, _, err = backfill(sample_export, "--max-rejects", "1", "--batch-size", "10")
+    assert code == 2
+    assert "more than --max-rejects 1" in err
+    run = BackfillRun.objects.get()
+    assert run.outcome == "failed" and "max-rejects" in run.error
+
+
+# --- --atomic and malformed files ----------------------------------------------------------
+
+
+def truncate(path, keep=0.6):
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+
+
+def test_atomic__a_late_error_rolls_back_the_whole_run(sample_export):
+    truncate(sample_export / "model-status.json")
+    code, _, err = backfill(sample_export, "--atomic")
+    assert code == 2
+    assert "model-status.json" in err and "malformed JSON" in err
+    assert not Provider.objects.exists() and not Model.objects.exists()
+    assert not ModelStatus.objects.exists() and not RejectedRecord.objects.exists()
+    run = BackfillRun.objects.get()
+    assert run.outcome == "failed" and run.committed_batches == {
+        "providers.json": 0,
+        "models.json": 0,
+        "model-status.json": 0,
+    }
+
+
+def test_truncated_file__keeps_committed_batches_and_a_rerun_completes(sample_export, tmp_path):
+    good = (sample_export / "model-status.json").read_bytes()
+    truncate(sample_export / "model-status.json")
+    code, out, err = backfill(sample_export, "--batch-size", "10")
+    assert code == 2
+    assert "model-status.json: malformed JSON near byte" in err
+    assert "after record" in err and "premature EOF" in err
+    assert "committed batches: providers.json: 1, models.json: 4, model-status.json: 3" in out
+    assert Model.objects.count() == 39
+    partial = ModelStatus.objects.count()
+    assert 0 < partial < 56
+    (sample_export / "model-status.json").write_bytes(good)
+    backfill(sample_export, "--batch-size", "10")
+    assert ModelStatus.objects.count() == 56
+
+
+@pytest.mark.parametrize(
+    ("file", "content", "message"),
+    [
+        ("providers.json", '{"slug": "x"}', "providers.json must hold a JSON array"),
+        ("models.json", '{"metadata": {}, "items": []}', "models.json has no 'models' member"),
+        ("models.json", '[{"name": "x"}]', "must hold a JSON object with a 'models' member"),
+        ("model-status.json", '{"statuses": []}', "'statuses' must be a JSON object"),
+        ("providers.json", '[{"slug": "a"},, ]', "malformed JSON"),
+        ("models.json", "", "models.json is empty"),
+    ],
+)
+def test_wrong_shape_or_syntax__is_a_command_error_naming_the_file(
+    sample_export, file, content, message
+):
+    (sample_export / file).write_text(content)
+    code, _, err = backfill(sample_export / file)
+    assert code == 2
+    assert message in err
+    assert str(sample_export / file) in err
+
+
+def test_zero_models__is_a_valid_export(sample_export):
+    edit(sample_export / "models.json", lambda d: d.update(models=[]))
+    code, out, _ = backfill(sample_export / "providers.json", sample_export / "models.json")
+    assert code == 0
+    assert counts(out)["models"]["read"] == 0
+    assert Provider.objects.count() == 9
+
+
+def test_missing_source__is_a_command_error(tmp_path):
+    code, _, err = backfill(tmp_path / "nope")
+    assert code == 2 and "no such file or directory" in err
+    code, _, err = backfill(tmp_path)
+    assert code == 2 and "no export file in this directory" in err
+
+
+# --- rejects -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "reason"),
+    [
+        ({"availability": "high"}, "availability", "availability must be a number"),
+        ({"status": "down"}, "status", "status must be one of"),
+        ({"checkedAt": "yesterday"}, "checkedAt", "not an ISO 8601 timestamp"),
+        ({"requestsPerMin": -4}, "requestsPerMin", "must not be negative"),
+        ({"tokensPerMin": 1.5}, "tokensPerMin", "must be a whole number"),
+        ({"region": 7}, "region", "region must be a non-empty string"),
+    ],
+)
+def test_bad_field__rejects_the_record_naming_the_field(sample_export, change, field, reason):
+    edit(sample_export / "model-status.json", lambda d: d["statuses"]["openai-o3"].update(change))
+    backfill(sample_export)
+    reject = RejectedRecord.objects.get(position="openai-o3")
+    assert reject.field == field and reason in reject.reason
+    assert reject.raw["availability"] == change.get("availability", reject.raw["availability"])
+    assert not ModelStatus.objects.filter(model__slug="openai-o3").exists()
+
+
+def test_duplicate_status_key__rejects_the_second(sample_export):
+    text = (sample_export / "model-status.json").read_text()
+    text = text.replace('"statuses": {', '"statuses": {"openai-o3": {"status": "outage"}, ', 1)
+    (sample_export / "model-status.json").write_text(text)
+    backfill(sample_export)
+    assert ModelStatus.objects.get(model__slug="openai-o3").status == "outage"
+    assert RejectedRecord.objects.filter(reason__startswith="duplicate key 'openai-o3'").exists()
+
+
+def test_retry_failed__loads_what_now_can_and_keeps_the_rest(sample_export):
+    backfill(sample_export)
+    provider = Provider.objects.get(slug="openai")
+    Model.objects.create(provider=provider, slug="openai-gpt-5-preview", name="GPT-5 preview")
+    code, out, _ = backfill("--retry-failed")
+    assert code == 1
+    table = counts(out)
+    assert table["statuses"]["read"] == 2
+    assert table["statuses"]["inserted"] == 1 and table["statuses"]["rejected"] == 1
+    assert table["models"]["rejected"] == 1  # the duplicate slug is still a duplicate
+    assert ModelStatus.objects.filter(model__slug="openai-gpt-5-preview").count() == 1
+    assert not RejectedRecord.objects.filter(record_key="openai-gpt-5-preview@global").exists()
+    still = RejectedRecord.objects.get(record_key="deepseek-deepseek-r1@global")
+    assert still.attempts == 2
+
+
+# --- output and the run record -------------------------------------------------------------
+
+
+def test_format_json__matches_the_text_summary(sample_export):
+    _, text, _ = backfill(sample_export, "--dry-run")
+    code, out, _ = backfill(sample_export, "--dry-run", "--format", "json")
+    assert code == 1
+    document = json.loads(out)
+    for entity, row in counts(text).items():
+        if entity == "total":
+            continue
+        assert {k: document["entities"][entity][k] for k in row} == row
+    assert document["dryRun"] is True
+    assert {r["reason"][:14] for r in document["rejects"]} >= {"duplicate slug"}
+    assert [s["file"] for s in document["sources"]] == [
+        "providers.json",
+        "models.json",
+        "model-status.json",
+    ]
+
+
+def test_run_record__keeps_arguments_sources_counts_and_outcome(sample_export):
+    import hashlib
+
+    backfill(sample_export, "--batch-size", "7")
+    run = BackfillRun.objects.get()
+    assert run.outcome == "rejected" and run.finished_at >= run.started_at
+    assert run.arguments["batch_size"] == 7
+    status_file = sample_export / "model-status.json"
+    described = next(s for s in run.sources if s["file"] == "model-status.json")
+    assert described["sha256"] == hashlib.sha256(status_file.read_bytes()).hexdigest()
+    assert described["size"] == status_file.stat().st_size
+    assert run.counts["statuses"]["inserted"] == 56
+    batches = run.committed_batches
+    assert (batches["providers.json"], batches["models.json"]) == (2, 6)  # 7 + 2; 5 x 7 + 4
+    assert 1 < batches["model-status.json"] <= 9  # whole models per batch, at least 7 rows each

@@ -1,0 +1,168 @@
+"""Real faults: a backfill killed with SIGKILL mid-load; exports served over HTTP on loopback."""
+
+import http.server
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from migrator.synthetic import write_export
+from tests.conftest import ROOT, command, count_rows, manage
+
+DUMP = """
+import hashlib, json
+from django.core.serializers.json import DjangoJSONEncoder
+from tests.snapshots import catalog_snapshot
+snapshot = catalog_snapshot()
+canonical = json.dumps({k: sorted(map(str, v.items())) for k, v in snapshot.items()},
+                       cls=DjangoJSONEncoder)
+print(json.dumps({"counts": {k: len(v) for k, v in snapshot.items()},
+                  "sha256": hashlib.sha256(canonical.encode()).hexdigest()}))
+"""
+
+
+def dump(database_url):
+    result = manage("shell", "-c", DUMP, database_url=database_url)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_killed_run__rerun_reaches_exactly_the_clean_state(tmp_path, scratch_database):
+    export = tmp_path / "export"
+    written = write_export(export, statuses=150_000, models=3000, providers=40)
+    killed_db, clean_db = scratch_database(), scratch_database()
+    for url in (killed_db, clean_db):
+        assert manage("migrate", "-v", "0", database_url=url).returncode == 0
+
+    env = {
+        "ENV_FILE": "/nonexistent/.env",
+        "DATABASE_URL": killed_db,
+        "DEBUG": "true",
+        "PYTHONPATH": str(ROOT),
+        "PATH": os.environ["PATH"],
+    }
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            str(ROOT / "manage.py"),
+            "backfill_json",
+            str(export),
+            "--batch-size",
+            "2000",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    statuses = 0
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            statuses = count_rows(killed_db, "catalog_modelstatus")
+        except Exception:  # the table may be locked or not yet visible: look again
+            statuses = 0
+        if statuses >= 20_000:
+            break
+        time.sleep(0.02)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL
+    at_kill = count_rows(killed_db, "catalog_modelstatus")
+    assert 0 < at_kill < written["statuses"], "the kill must land in the middle of the load"
+
+    rerun = manage("backfill_json", str(export), database_url=killed_db)
+    clean = manage("backfill_json", str(export), database_url=clean_db)
+    assert rerun.returncode == 0, rerun.stderr
+    assert clean.returncode == 0, clean.stderr
+    assert dump(killed_db) == dump(clean_db)
+    assert dump(clean_db)["counts"] == {
+        "providers": 40,
+        "models": 3000,
+        "statuses": written["statuses"],
+    }
+    # The re-run found the committed batches unchanged and loaded only the rest.
+    assert "unchanged" in rerun.stdout
+
+
+class ExportHandler(http.server.SimpleHTTPRequestHandler):
+    failing: set = set()
+
+    def do_GET(self):
+        if self.path.lstrip("/") in self.failing:
+            self.send_error(500, "Internal Server Error")
+            return
+        super().do_GET()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def export_server(sample_export):
+    handler = lambda *a, **k: ExportHandler(*a, directory=str(sample_export), **k)  # noqa: E731
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    ExportHandler.failing = set()
+    server.shutdown()
+
+
+@pytest.mark.django_db
+def test_url_source__loads_like_the_directory(export_server, sample_export):
+    from migrator.models import BackfillRun
+    from tests.snapshots import catalog_snapshot
+
+    code, _, err = command("backfill_json", export_server + "/")
+    assert code == 1, err
+    from_url = catalog_snapshot()
+    sources = BackfillRun.objects.get().sources
+    assert [s["location"] for s in sources] == [
+        f"{export_server}/providers.json",
+        f"{export_server}/models.json",
+        f"{export_server}/model-status.json",
+    ]
+    assert all(s["sha256"] and s["size"] for s in sources)
+    command("backfill_json", str(sample_export))
+    assert catalog_snapshot() == from_url
+
+
+@pytest.mark.django_db
+def test_url_source__one_file(export_server):
+    code, _, _ = command("backfill_json", f"{export_server}/providers.json")
+    assert code == 0
+    from catalog.models import Provider
+
+    assert Provider.objects.count() == 9
+
+
+@pytest.mark.django_db
+def test_url_source__http_errors_are_clear(export_server):
+    code, _, err = command("backfill_json", f"{export_server}/nothing-here/")
+    assert code == 2 and "no export file there" in err
+    ExportHandler.failing = {"models.json"}
+    code, _, err = command("backfill_json", f"{export_server}/models.json")
+    assert code == 2 and "HTTP 500" in err and "models.json" in err
+
+
+@pytest.mark.django_db
+def test_url_source__times_out_on_a_silent_host(settings):
+    settings.JSON_EXPORT_TIMEOUT = 0.5
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()
+    try:
+        port = silent.getsockname()[1]
+        started = time.monotonic()
+        code, _, err = command("backfill_json", f"http://127.0.0.1:{port}/models.json")
+        assert code == 2 and "timed out" in err
+        assert time.monotonic() - started < 10
+    finally:
+        silent.close()
