@@ -1,0 +1,141 @@
+"""The move's own records in the admin: runs (read-only), the reject queue, the prune archive."""
+
+import json
+
+from django.contrib import admin, messages
+from django.utils.html import format_html
+
+from migrator.errors import MigratorError
+from migrator.models import BackfillRun, PrunedRow, RejectedRecord
+from migrator.services import pruned_rows_restore
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records of what happened: shown, never edited by hand."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+def pretty_json(value) -> str:
+    return format_html("<pre>{}</pre>", json.dumps(value, indent=2, sort_keys=True, default=str))
+
+
+@admin.register(BackfillRun)
+class BackfillRunAdmin(ReadOnlyAdmin):
+    list_display = ("id", "started_at", "finished_at", "outcome", "dry_run", "actor", "totals")
+    list_filter = ("outcome", "dry_run")
+    readonly_fields = (
+        "started_at",
+        "finished_at",
+        "outcome",
+        "dry_run",
+        "actor",
+        "error",
+        "arguments_json",
+        "sources_json",
+        "counts_json",
+        "committed_batches_json",
+    )
+    exclude = ("arguments", "sources", "counts", "committed_batches")
+
+    @admin.display(description="read / inserted / updated / rejected")
+    def totals(self, run):
+        sums = [
+            sum(c.get(k, 0) for c in run.counts.values())
+            for k in ("read", "inserted", "updated", "rejected")
+        ]
+        return " / ".join(map(str, sums))
+
+    @admin.display(description="arguments")
+    def arguments_json(self, run):
+        return pretty_json(run.arguments)
+
+    @admin.display(description="sources")
+    def sources_json(self, run):
+        return pretty_json(run.sources)
+
+    @admin.display(description="counts")
+    def counts_json(self, run):
+        return pretty_json(run.counts)
+
+    @admin.display(description="committed batches")
+    def committed_batches_json(self, run):
+        return pretty_json(run.committed_batches)
+
+
+@admin.register(RejectedRecord)
+class RejectedRecordAdmin(ReadOnlyAdmin):
+    list_display = (
+        "entity",
+        "record_key",
+        "file",
+        "position",
+        "field",
+        "reason",
+        "attempts",
+        "last_seen",
+    )
+    list_filter = ("entity", "file", "field")
+    search_fields = ("record_key", "reason")
+    list_select_related = ("last_run",)
+    readonly_fields = (
+        "entity",
+        "record_key",
+        "file",
+        "location",
+        "position",
+        "field",
+        "reason",
+        "raw_json",
+        "context",
+        "attempts",
+        "first_run",
+        "last_run",
+        "first_seen",
+        "last_seen",
+    )
+    exclude = ("raw",)
+    show_full_result_count = False
+
+    @admin.display(description="record as the export holds it")
+    def raw_json(self, reject):
+        return pretty_json(reject.raw)
+
+    def has_delete_permission(self, request, obj=None):
+        # Dropping a reject on purpose (it will never load) is an operator's decision.
+        return request.user.is_superuser
+
+
+@admin.register(PrunedRow)
+class PrunedRowAdmin(ReadOnlyAdmin):
+    list_display = ("entity", "natural_key", "run", "pruned_at", "restored_at")
+    list_filter = ("entity", ("restored_at", admin.EmptyFieldListFilter))
+    search_fields = ("natural_key",)
+    list_select_related = ("run",)
+    readonly_fields = ("entity", "natural_key", "run", "pruned_at", "restored_at", "row_json")
+    exclude = ("row",)
+    actions = ["restore"]
+
+    @admin.display(description="row")
+    def row_json(self, pruned):
+        return pretty_json(pruned.row)
+
+    @admin.action(description="Restore the selected rows (undo the prune)")
+    def restore(self, request, queryset):
+        try:
+            restored = pruned_rows_restore(pruned_rows=list(queryset.order_by("pk")))
+        except MigratorError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return
+        self.message_user(request, f"{restored} row(s) restored.", messages.SUCCESS)
+
+    def has_change_permission(self, request, obj=None):
+        # The restore action needs it; the form itself has nothing editable.
+        return request.user.is_superuser
