@@ -6,7 +6,7 @@ from django.contrib import admin, messages
 from django.utils.html import format_html
 
 from migrator.errors import MigratorError
-from migrator.models import BackfillRun, PrunedRow, RejectedRecord
+from migrator.models import BackfillRun, PrunedRow, RejectedRecord, ValidationRun
 from migrator.services import pruned_rows_restore
 
 
@@ -139,3 +139,50 @@ class PrunedRowAdmin(ReadOnlyAdmin):
     def has_change_permission(self, request, obj=None):
         # The restore action needs it; the form itself has nothing editable.
         return request.user.is_superuser
+
+
+@admin.register(ValidationRun)
+class ValidationRunAdmin(ReadOnlyAdmin):
+    list_display = ("id", "started_at", "passed", "complete", "actor", "difference_count")
+    list_filter = ("passed", "complete")
+    readonly_fields = (
+        "started_at",
+        "finished_at",
+        "passed",
+        "complete",
+        "actor",
+        "error",
+        "arguments_json",
+        "sources_json",
+        "counts_json",
+        "differences_json",
+        "warnings_json",
+    )
+    exclude = ("arguments", "sources", "counts", "differences", "warnings")
+
+    @admin.display(description="differences")
+    def difference_count(self, run):
+        return sum(
+            c.get("missing", 0) + c.get("extra", 0) + c.get("changed", 0) + c.get("orphans", 0)
+            for c in run.counts.values()
+        )
+
+    @admin.display(description="arguments")
+    def arguments_json(self, run):
+        return pretty_json(run.arguments)
+
+    @admin.display(description="sources")
+    def sources_json(self, run):
+        return pretty_json(run.sources)
+
+    @admin.display(description="counts")
+    def counts_json(self, run):
+        return pretty_json(run.counts)
+
+    @admin.display(description="first differences")
+    def differences_json(self, run):
+        return pretty_json(run.differences)
+
+    @admin.display(description="warnings")
+    def warnings_json(self, run):
+        return pretty_json(run.warnings)

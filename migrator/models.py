@@ -90,3 +90,33 @@ class PrunedRow(models.Model):
 
     def __str__(self):
         return f"pruned {self.entity} {self.natural_key}"
+
+
+class ValidationRun(models.Model):
+    """One run of ``validate_migration``: what was compared, the outcome, the first differences.
+
+    ``switch_backend switch database`` requires a passed, complete run whose checksums match the
+    export as it is now.
+    """
+
+    started_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    passed = models.BooleanField(null=True, help_text="Empty while running or after an error.")
+    actor = models.CharField(max_length=150, blank=True, default="")
+    arguments = models.JSONField(default=dict, blank=True)
+    sources = models.JSONField(default=list, blank=True, help_text="file, location, size, sha256")
+    complete = models.BooleanField(
+        default=False, help_text="Every entity, every row (no --entity, no --sample)."
+    )
+    counts = models.JSONField(default=dict, blank=True, help_text="per entity")
+    differences = models.JSONField(default=list, blank=True, help_text="the first differences")
+    warnings = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        get_latest_by = "started_at"
+
+    def __str__(self):
+        state = {True: "passed", False: "failed", None: "no result"}[self.passed]
+        return f"validation #{self.pk} ({state})"

@@ -11,8 +11,12 @@ pytestmark = pytest.mark.django_db
 
 @pytest.mark.parametrize(
     "url",
-    ["/admin/migrator/backfillrun/", "/admin/migrator/rejectedrecord/",
-     "/admin/migrator/prunedrow/", "/admin/migrator/rejectedrecord/?entity__exact=statuses"],
+    [
+        "/admin/migrator/backfillrun/",
+        "/admin/migrator/rejectedrecord/",
+        "/admin/migrator/prunedrow/",
+        "/admin/migrator/rejectedrecord/?entity__exact=statuses",
+    ],
 )
 def test_changelists__render_after_a_backfill(admin_client_logged_in, sample_export, url):
     command("backfill_json", str(sample_export))

@@ -11,7 +11,7 @@ from django.db import DatabaseError
 from migrator import source
 from migrator.backfill import DEFAULT_BATCH_SIZE, ENTITIES, Backfill, Options
 from migrator.errors import MigratorError, SourceError
-from migrator.summary import backfill_document, backfill_text
+from migrator.reports import backfill_document, backfill_text
 
 
 class ProgressBars:

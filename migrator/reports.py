@@ -1,0 +1,194 @@
+"""What the operator commands print: tables for people, one JSON document for scripts."""
+
+from __future__ import annotations
+
+from migrator.backfill import ENTITIES, Counts, Result
+
+COLUMNS = (
+    ("read", "read"),
+    ("inserted", "inserted"),
+    ("updated", "updated"),
+    ("unchanged", "unchanged"),
+    ("rejected", "rejected"),
+    ("pruned", "pruned"),
+    ("absent", "absent"),
+    ("warnings", "warnings"),
+)
+
+
+def _size(size) -> str:
+    if size is None:
+        return "?"
+    for unit in ("B", "kB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return ""  # pragma: no cover
+
+
+def _row(name: str, counts: Counts) -> str:
+    cells = "".join(f"{getattr(counts, attr):>10}" for attr, _ in COLUMNS)
+    return f"{name:<10}{cells}{counts.seconds:>10.2f}{counts.rows_per_second:>10.0f}"
+
+
+def backfill_text(result: Result, *, verbosity: int = 1) -> str:
+    run = result.run
+    kind = "dry run (nothing written)" if run.dry_run else "run"
+    lines = [f"backfill {kind} #{run.pk}: {run.get_outcome_display()}"]
+    for export_file in result.files:
+        digest = (export_file.sha256 or "?")[:12]
+        lines.append(
+            f"  {export_file.name:<18} {_size(export_file.size):>9}  sha256 {digest}  "
+            f"{export_file.location}"
+        )
+    header = "".join(f"{title:>10}" for _, title in COLUMNS)
+    lines += ["", f"{'entity':<10}{header}{'seconds':>10}{'rows/s':>10}"]
+    lines += [_row(entity, result.counts[entity]) for entity in ENTITIES]
+    lines.append(_row("total", result.totals()))
+    if result.embedded_providers:
+        lines.append(
+            f"\n{len(result.embedded_providers)} provider(s) taken from models.json (absent from "
+            f"providers.json): {', '.join(result.embedded_providers)}"
+        )
+    if run.error:
+        batches = ", ".join(f"{name}: {n}" for name, n in result.committed_batches.items())
+        lines.append(f"\nstopped: {run.error}\ncommitted batches: {batches or 'none'}")
+    shown = result.rejects if verbosity >= 2 else result.rejects[:20]
+    if shown:
+        lines.append(f"\nrejected records ({result.rejected}):")
+        lines += [f"  {r.entity:<9} {r.file} {r.position}: {r.reason}" for r in shown]
+        if result.rejected > len(shown):
+            lines.append(f"  ... {result.rejected - len(shown)} more (admin: Rejected records)")
+    warnings = result.warnings if verbosity >= 2 else result.warnings[:10]
+    if warnings:
+        total = sum(c.warnings for c in result.counts.values())
+        lines.append(f"\ndata-quality warnings ({total}; loaded as given):")
+        lines += [f"  {w}" for w in warnings]
+    return "\n".join(lines)
+
+
+def backfill_document(result: Result) -> dict:
+    run = result.run
+    return {
+        "run": run.pk,
+        "outcome": run.outcome,
+        "dryRun": run.dry_run,
+        "error": run.error or None,
+        "sources": [f.describe() for f in result.files],
+        "entities": {entity: result.counts[entity].as_dict() for entity in ENTITIES},
+        "totals": result.totals().as_dict(),
+        "committedBatches": result.committed_batches,
+        "providersFromModels": result.embedded_providers,
+        "rejects": [
+            {
+                "entity": r.entity,
+                "key": r.record_key,
+                "file": r.file,
+                "position": r.position,
+                "field": r.field,
+                "reason": r.reason,
+            }
+            for r in result.rejects
+        ],
+        "warnings": result.warnings,
+    }
+
+
+# --- validate_migration ----------------------------------------------------------------------
+
+VALIDATION_COLUMNS = (
+    ("in_export", "export"),
+    ("in_database", "database"),
+    ("matched", "matched"),
+    ("missing", "missing"),
+    ("extra", "extra"),
+    ("changed", "changed"),
+    ("orphans", "orphans"),
+    ("excused", "rejects"),
+)
+SYMBOLS = {
+    "missing": "-",
+    "extra": "+",
+    "changed": "~",
+    "orphan": "!",
+    "integrity": "!",
+    "rejected": "x",
+}
+
+
+def _value(value) -> str:
+    import json
+
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return json.dumps(value, default=str, sort_keys=True)
+
+
+def difference_lines(difference) -> list[str]:
+    symbol = SYMBOLS[difference.kind]
+    head = f"{symbol} {difference.entity} {difference.key}"
+    if difference.kind == "changed":
+        return [
+            f"~ {difference.entity} {difference.key} {field}: {_value(a)} → {_value(b)}"
+            for field, a, b in difference.changes
+        ]
+    label = {
+        "missing": "missing from the database",
+        "extra": "extra in the database",
+        "orphan": "orphan",
+        "integrity": "integrity",
+        "rejected": "rejected (--strict)",
+    }
+    detail = f": {difference.detail}" if difference.detail else ""
+    return [f"{head}  ({label[difference.kind]}{detail})"]
+
+
+def validation_text(report, *, verbose: bool = False) -> str:
+    options = report.options
+    mode = "deep (every row read)" if options.deep else "fast path (fingerprints)"
+    sample = f", sample of {options.sample}" if options.sample else ""
+    outcome = "PASSED" if report.passed else f"FAILED ({report.difference_count} differences)"
+    lines = [f"validation #{report.run.pk}: {outcome} — {mode}{sample}"]
+    for export_file in report.files:
+        lines.append(
+            f"  {export_file.name:<18} {_size(export_file.size):>9}  sha256 "
+            f"{(export_file.sha256 or '?')[:12]}  {export_file.location}"
+        )
+    header = "".join(f"{title:>10}" for _, title in VALIDATION_COLUMNS)
+    lines += ["", f"{'entity':<10}{'state':>12}{header}{'seconds':>9}{'rows/s':>9}"]
+    for entity, result in report.entities.items():
+        cells = "".join(f"{getattr(result, attr):>10}" for attr, _ in VALIDATION_COLUMNS)
+        rate = result.in_export / result.seconds if result.seconds else 0
+        lines.append(
+            f"{entity:<10}{result.state(strict=options.strict):>12}{cells}"
+            f"{result.seconds:>9.2f}{rate:>9.0f}"
+        )
+    found = {name: n for name, n in report.integrity.items() if n}
+    lines.append(
+        "\nintegrity: "
+        + ("all checks clean" if not found else "; ".join(f"{k}: {v}" for k, v in found.items()))
+        + f" ({len(report.integrity)} checks)"
+    )
+    if report.warnings:
+        lines.append(
+            "data-quality warnings (do not fail the run): "
+            + "; ".join(f"{k}: {v}" for k, v in sorted(report.warnings.items()))
+        )
+        shown = report.warning_examples if verbose else report.warning_examples[:5]
+        lines += [f"  {w}" for w in shown]
+    if report.known_rejects:
+        excused = sum(r.excused for r in report.entities.values())
+        verb = "counted as differences (--strict)" if options.strict else "excused"
+        lines.append(f"known rejects ({len(report.known_rejects)} in the queue, {excused} {verb}):")
+        shown = report.known_rejects if verbose else report.known_rejects[: options.limit]
+        lines += [f"  x {r['entity']} {r['key']}: {r['reason']}" for r in shown]
+    if report.differences:
+        shown = report.differences if verbose else report.differences[: options.limit]
+        lines.append(
+            f"\ndifferences ({len(shown)} of {report.difference_count} shown"
+            + ("" if verbose else "; --verbose for all")
+            + "):"
+        )
+        for difference in shown:
+            lines += [f"  {line}" for line in difference_lines(difference)]
+    return "\n".join(lines)

@@ -1,0 +1,749 @@
+"""validate_migration's work: prove the database holds what the export holds, or show where not.
+
+The export is streamed with the same reader and mapping as backfill_json. The database is read
+in step with it: each batch of export records is matched with the rows its natural keys name
+(the export is not sorted, so a merge join would need a sort of millions of rows; keyed lookups
+keep memory flat instead). Rows the export does not name are found by a keyset scan at the end.
+
+Fast path: a row whose stored source fingerprint equals the export record's is equal (the app
+keeps the fingerprint current on every write it makes); only the others are compared field by
+field. ``--deep`` compares every row field by field, which also catches edits made behind the
+app's back (by hand, in SQL).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import getpass
+import random
+import time
+from collections.abc import Iterable
+
+from django.db.models import Count, F, Q
+from django.utils import timezone
+
+from catalog.models import Model, ModelStatus, Provider
+from catalog.serializers import MODEL_COLUMNS, PROVIDER_COLUMNS, STATUS_COLUMNS
+from migrator import mapping, source
+from migrator.compare import values_equal
+from migrator.models import Entity, RejectedRecord, ValidationRun
+
+ENTITIES = (Entity.PROVIDERS, Entity.MODELS, Entity.STATUSES)
+BATCH_SIZE = 5000
+DIFFERENCE_CAP = 100_000
+SCAN_PAGE = 10_000
+COUNTERS = {"missing": "missing", "extra": "extra", "changed": "changed", "orphan": "orphans"}
+
+# Column -> the export's own name for it, for readable differences.
+EXPORT_NAMES = {
+    Entity.PROVIDERS: {v: k for k, v in mapping.PROVIDER_FIELDS.items()},
+    Entity.MODELS: {v: k for k, v in mapping.MODEL_FIELDS.items()}
+    | {"provider_slug": "provider.id"},
+    Entity.STATUSES: {v: k for k, v in mapping.STATUS_FIELDS.items()},
+}
+COMPARED = {
+    Entity.PROVIDERS: tuple(c for c in PROVIDER_COLUMNS if c != "metadata"),
+    Entity.MODELS: ("provider_slug", *(c for c in MODEL_COLUMNS if c != "metadata")),
+    Entity.STATUSES: tuple(c for c in STATUS_COLUMNS if c != "metadata"),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Options:
+    sources: tuple[str, ...] = ()
+    entities: frozenset[str] = frozenset(ENTITIES)
+    deep: bool = False
+    strict: bool = False
+    float_tolerance: float = 0.0
+    sample: int | None = None
+    seed: int = 0
+    limit: int = 20
+    actor: str = ""
+
+
+@dataclasses.dataclass
+class Difference:
+    kind: str  # missing | extra | changed | orphan | integrity
+    entity: str
+    key: str
+    changes: list[tuple[str, object, object]] = dataclasses.field(default_factory=list)
+    detail: str = ""
+
+    def as_dict(self) -> dict:
+        return {
+            "kind": self.kind,
+            "entity": self.entity,
+            "key": self.key,
+            "changes": [
+                {"field": f, "export": _jsonable(a), "database": _jsonable(b)}
+                for f, a, b in self.changes
+            ],
+            "detail": self.detail,
+        }
+
+
+def _jsonable(value):
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, int | float | str | bool | list | dict) or value is None:
+        return value
+    return str(value)
+
+
+@dataclasses.dataclass
+class EntityResult:
+    entity: str
+    checked: bool = False
+    in_export: int = 0
+    in_database: int = 0
+    matched: int = 0
+    missing: int = 0
+    extra: int = 0
+    changed: int = 0
+    orphans: int = 0
+    excused: int = 0
+    seconds: float = 0.0
+
+    def differences(self, *, strict: bool) -> int:
+        return (
+            self.missing
+            + self.extra
+            + self.changed
+            + self.orphans
+            + (self.excused if strict else 0)
+        )
+
+    def state(self, *, strict: bool) -> str:
+        if not self.checked:
+            return "skipped"
+        return "validated" if self.differences(strict=strict) == 0 else "mismatched"
+
+    def as_dict(self, *, strict: bool) -> dict:
+        return dataclasses.asdict(self) | {
+            "state": self.state(strict=strict),
+            "seconds": round(self.seconds, 3),
+            "rows_per_second": round(self.in_export / self.seconds) if self.seconds else 0,
+        }
+
+
+@dataclasses.dataclass
+class Report:
+    run: ValidationRun
+    options: Options
+    files: list[source.ExportFile]
+    entities: dict[str, EntityResult]
+    differences: list[Difference]
+    difference_count: int
+    integrity: dict[str, int]
+    warnings: dict[str, int]
+    warning_examples: list[str]
+    known_rejects: list[dict]
+
+    @property
+    def passed(self) -> bool:
+        return self.difference_count == 0
+
+    def as_dict(self) -> dict:
+        strict = self.options.strict
+        return {
+            "run": self.run.pk,
+            "passed": self.passed,
+            "mode": "deep" if self.options.deep else "fast",
+            "strict": strict,
+            "sample": self.options.sample,
+            "sources": [f.describe() for f in self.files],
+            "entities": {e: r.as_dict(strict=strict) for e, r in self.entities.items()},
+            "differenceCount": self.difference_count,
+            "differences": [d.as_dict() for d in self.differences],
+            "integrity": self.integrity,
+            "warnings": self.warnings,
+            "warningExamples": self.warning_examples,
+            "knownRejects": self.known_rejects,
+        }
+
+
+class Reservoir:
+    """A uniform random sample of ``size`` items from a stream of unknown length."""
+
+    def __init__(self, size: int, rng: random.Random):
+        self.size, self.rng, self.items, self.seen = size, rng, [], 0
+
+    def add(self, item):
+        self.seen += 1
+        if len(self.items) < self.size:
+            self.items.append(item)
+            return
+        slot = self.rng.randrange(self.seen)
+        if slot < self.size:
+            self.items[slot] = item
+
+
+class Pending:
+    """Records waiting to be compared: flushed in batches, or, with ``--sample``, a reservoir
+    compared once the whole export has been read."""
+
+    def __init__(self, rng, sample: int | None, flush):
+        self.reservoir = Reservoir(sample, rng) if sample else None
+        self.items: list = []
+        self._flush = flush
+
+    def add(self, item, *, flush: bool = True):
+        if self.reservoir is not None:
+            self.reservoir.add(item)
+            return
+        if self._flush is not None:
+            self.items.append(item)
+            if flush:
+                self.flush_if_full()
+
+    def flush_if_full(self):
+        if self.reservoir is None and len(self.items) >= BATCH_SIZE:
+            self._flush(self.items)
+            self.items = []
+
+    def finish(self):
+        if self._flush is not None:
+            self._flush(self.reservoir.items if self.reservoir is not None else self.items)
+        self.items = []
+
+
+class Validation:
+    def __init__(self, options: Options):
+        self.options = options
+        self.results = {entity: EntityResult(entity) for entity in ENTITIES}
+        self.differences: list[Difference] = []
+        self.difference_count = 0
+        self.integrity: dict[str, int] = {}
+        self.warnings: dict[str, int] = {}
+        self.warning_examples: list[str] = []
+        self.files: list[source.ExportFile] = []
+        self.now = timezone.now()
+        self.rng = random.Random(options.seed)  # noqa: S311 (sampling, not secrets)
+        self.run_record: ValidationRun | None = None
+        self._pending_models: set[int] = set()
+
+    # --- the run ------------------------------------------------------------------------------
+
+    def run(self) -> Report:
+        options = self.options
+        files = source.resolve(list(options.sources))
+        self.files = [files[kind] for kind in source.KINDS if kind in files]
+        self.run_record = ValidationRun.objects.create(
+            actor=options.actor or _os_user(),
+            arguments={
+                "sources": list(options.sources),
+                "entities": sorted(options.entities),
+                "deep": options.deep,
+                "strict": options.strict,
+                "float_tolerance": options.float_tolerance,
+                "sample": options.sample,
+            },
+        )
+        self.rejects = {
+            (r.entity, r.position): r
+            for r in RejectedRecord.objects.only("entity", "position", "record_key", "reason")
+        }
+        try:
+            self._compare(files)
+            self._check_integrity()
+        except Exception as exc:
+            self.run_record.error = str(exc)
+            self.run_record.finished_at = timezone.now()
+            self.run_record.sources = [f.describe() for f in self.files]
+            self.run_record.save()
+            raise
+        return self._finish(files)
+
+    def _compare(self, files):
+        wanted = self.options.entities
+        # Providers come from providers.json and, for those it lacks, from models.json.
+        self.expected_providers: dict[str, tuple] = {}
+        self.provider_slugs_in_file: set[str] = set()
+        if "providers" in files:
+            self._timed(Entity.PROVIDERS, lambda: self._read_providers(files["providers"]))
+        if "models" in files and (Entity.MODELS in wanted or Entity.PROVIDERS in wanted):
+            self._timed(Entity.MODELS, lambda: self._models(files["models"]))
+        if Entity.PROVIDERS in wanted and ("providers" in files or "models" in files):
+            self._timed(Entity.PROVIDERS, self._providers)
+        if "statuses" in files and Entity.STATUSES in wanted:
+            self._timed(Entity.STATUSES, lambda: self._statuses(files["statuses"]))
+
+    def _timed(self, entity, work):
+        started = time.perf_counter()
+        try:
+            work()
+        finally:
+            self.results[entity].seconds += time.perf_counter() - started
+
+    def _finish(self, files) -> Report:
+        options = self.options
+        complete = (
+            options.entities == frozenset(ENTITIES)
+            and options.sample is None
+            and set(files) == set(source.KINDS)
+        )
+        known = [
+            {"entity": r.entity, "key": r.record_key, "position": r.position, "reason": r.reason}
+            for r in sorted(self.rejects.values(), key=lambda r: (r.entity, r.record_key))
+            if r.entity in options.entities
+        ]
+        passed = self.difference_count == 0
+        run = self.run_record
+        run.finished_at = timezone.now()
+        run.passed = passed
+        run.complete = complete
+        run.sources = [f.describe() for f in self.files]
+        run.counts = {e: r.as_dict(strict=options.strict) for e, r in self.results.items()}
+        run.differences = [d.as_dict() for d in self.differences[: max(options.limit, 100)]]
+        run.warnings = self.warnings
+        run.save()
+        return Report(
+            run=run,
+            options=options,
+            files=self.files,
+            entities=self.results,
+            differences=self.differences,
+            difference_count=self.difference_count,
+            integrity=self.integrity,
+            warnings=self.warnings,
+            warning_examples=self.warning_examples,
+            known_rejects=known,
+        )
+
+    # --- differences --------------------------------------------------------------------------
+
+    def _differ(self, kind, entity, key, changes=(), detail=""):
+        counter = COUNTERS[kind]
+        result = self.results[entity]
+        setattr(result, counter, getattr(result, counter) + 1)
+        self._record(Difference(kind, entity, key, list(changes), detail))
+
+    def _record(self, difference: Difference):
+        self.difference_count += 1
+        if len(self.differences) < DIFFERENCE_CAP:
+            self.differences.append(difference)
+
+    def _excused(self, entity, position) -> bool:
+        """A record the reject queue holds: listed apart, not a difference (unless --strict)."""
+        if (entity, position) not in self.rejects:
+            return False
+        self.results[entity].excused += 1
+        if self.options.strict:
+            reject = self.rejects[(entity, position)]
+            self._record(Difference("rejected", entity, reject.record_key, detail=reject.reason))
+        return True
+
+    def _changes(self, entity, expected: dict, actual: dict) -> list:
+        tolerance = self.options.float_tolerance
+        names = EXPORT_NAMES[entity]
+        changes = [
+            (names.get(column, column), expected[column], actual[column])
+            for column in COMPARED[entity]
+            if not values_equal(expected[column], actual[column], tolerance=tolerance)
+        ]
+        theirs, ours = expected["metadata"], actual["metadata"] or {}
+        for key in sorted(set(theirs) | set(ours)):
+            a, b = theirs.get(key, _ABSENT), ours.get(key, _ABSENT)
+            if not values_equal(a, b, tolerance=tolerance):
+                changes.append((f"metadata.{key}", _shown(a), _shown(b)))
+        return changes
+
+    def _warn(self, kind: str, example: str):
+        self.warnings[kind] = self.warnings.get(kind, 0) + 1
+        if len(self.warning_examples) < 50:
+            self.warning_examples.append(example)
+
+    def _sampled(self, items: Iterable) -> list:
+        """All items, or a random sample of ``--sample`` of them."""
+        if self.options.sample is None:
+            return list(items)
+        reservoir = Reservoir(self.options.sample, self.rng)
+        for item in items:
+            reservoir.add(item)
+        return reservoir.items
+
+    # --- providers ----------------------------------------------------------------------------
+
+    def _read_providers(self, export_file):
+        result = self.results[Entity.PROVIDERS]
+        for index, raw in source.iter_records(export_file):
+            result.in_export += 1
+            position = f"#{index}"
+            try:
+                row = mapping.map_provider(raw)
+            except mapping.RecordError as exc:
+                if not self._excused(Entity.PROVIDERS, position):
+                    self._differ(
+                        "missing",
+                        Entity.PROVIDERS,
+                        position,
+                        detail=f"invalid record, not in the reject queue: {exc}",
+                    )
+                continue
+            slug = row["slug"]
+            if slug in self.expected_providers:
+                if not self._excused(Entity.PROVIDERS, position):
+                    self._differ(
+                        "missing",
+                        Entity.PROVIDERS,
+                        f"{slug} {position}",
+                        detail="duplicate slug, not in the reject queue",
+                    )
+                continue
+            self.provider_slugs_in_file.add(slug)
+            self.expected_providers[slug] = (row, mapping.source_hash(raw), position)
+
+    def _embedded_provider(self, raw, position):
+        slug = raw["provider"]["id"]
+        if slug in self.expected_providers:
+            return
+        try:
+            row = mapping.map_embedded_provider(raw["provider"])
+        except mapping.RecordError:
+            return
+        self.results[Entity.PROVIDERS].in_export += 1
+        self.expected_providers[slug] = (
+            row,
+            mapping.source_hash(raw["provider"]),
+            f"{position}.provider",
+        )
+
+    def _providers(self):
+        result = self.results[Entity.PROVIDERS]
+        result.checked = True
+        actual = {
+            row["slug"]: row
+            for row in Provider.objects.values("id", "source_hash", *PROVIDER_COLUMNS)
+        }
+        result.in_database = len(actual)
+        for slug, (expected, digest, _position) in self._sampled(self.expected_providers.items()):
+            row = actual.get(slug)
+            if row is None:
+                self._differ("missing", Entity.PROVIDERS, slug)
+            elif not self.options.deep and row["source_hash"] == digest:
+                result.matched += 1
+            else:
+                changes = self._changes(Entity.PROVIDERS, expected, row)
+                if changes:
+                    self._differ("changed", Entity.PROVIDERS, slug, changes)
+                else:
+                    result.matched += 1
+        extras = [slug for slug in actual if slug not in self.expected_providers]
+        for slug in self._sampled(sorted(extras)):
+            self._differ("extra", Entity.PROVIDERS, slug)
+
+    # --- models -------------------------------------------------------------------------------
+
+    def _models(self, export_file):
+        wanted = Entity.MODELS in self.options.entities
+        result = self.results[Entity.MODELS]
+        result.checked = wanted
+        sample = self.options.sample
+        db_sample = set(_random_keys(Model, "slug", sample)) if wanted and sample else set()
+        found: set[str] = set()
+        seen: dict[str, str] = {}
+        pending = Pending(self.rng, sample, flush=self._models_batch if wanted else None)
+        for index, raw in source.iter_records(export_file):
+            result.in_export += 1
+            position = f"#{index}"
+            try:
+                _, slug = mapping.model_slug(raw)
+            except mapping.RecordError as exc:
+                pending.add((position, raw, None, f"invalid record: {exc}"))
+                continue
+            self._embedded_provider(raw, position)
+            if slug in db_sample:
+                found.add(slug)
+            if slug in seen:
+                pending.add((position, raw, slug, f"duplicate slug (first at {seen[slug]})"))
+                continue
+            seen[slug] = position
+            pending.add((position, raw, slug, None))
+        if not wanted:
+            return
+        pending.finish()
+        result.in_database = Model.objects.count()
+        if sample is None:
+            extras = (slug for _, slug in _keyset(Model, "slug") if slug not in seen)
+        else:
+            extras = sorted(db_sample - found)
+        for slug in extras:
+            self._differ("extra", Entity.MODELS, slug)
+
+    def _models_batch(self, candidates):
+        batch = []
+        for position, raw, slug, problem in candidates:
+            if problem is not None:
+                self._unloaded(Entity.MODELS, position, problem)
+            else:
+                batch.append((slug, position, raw))
+        for start in range(0, len(batch), BATCH_SIZE):
+            self._compare_models(batch[start : start + BATCH_SIZE])
+
+    def _compare_models(self, batch):
+        result = self.results[Entity.MODELS]
+        slugs = [slug for slug, _, _ in batch]
+        fingerprints = dict(Model.objects.filter(slug__in=slugs).values_list("slug", "source_hash"))
+        to_compare = []
+        for slug, position, raw in batch:
+            digest = fingerprints.get(slug)
+            if digest is not None and not self.options.deep and digest == mapping.source_hash(raw):
+                result.matched += 1
+                continue
+            try:
+                expected = mapping.map_model(raw)
+            except mapping.RecordError as exc:
+                self._unloaded(Entity.MODELS, position, f"invalid record: {exc}")
+                continue
+            if digest is None:
+                if not self._excused(Entity.MODELS, position):
+                    self._differ("missing", Entity.MODELS, slug)
+                continue
+            to_compare.append((slug, expected))
+        rows = {
+            row["slug"]: row
+            for row in Model.objects.filter(slug__in=[slug for slug, _ in to_compare]).values(
+                *MODEL_COLUMNS, provider_slug=F("provider__slug")
+            )
+        }
+        for slug, expected in to_compare:
+            changes = self._changes(Entity.MODELS, expected, rows[slug])
+            if changes:
+                self._differ("changed", Entity.MODELS, slug, changes)
+            else:
+                result.matched += 1
+
+    # --- statuses -----------------------------------------------------------------------------
+
+    def _statuses(self, export_file):
+        result = self.results[Entity.STATUSES]
+        result.checked = True
+        sample = self.options.sample
+        model_ids = dict(Model.objects.values_list("slug", "id"))
+        db_sample = set()
+        if sample:
+            rows = ModelStatus.objects.order_by("?").values_list("model__slug", "region")[:sample]
+            db_sample = set(rows)
+        found = set()
+        seen_models: set[int] = set()
+        seen_slugs: set[str] = set()
+        # Whole models per batch: a model's extra regions are found within its batch.
+        pending = Pending(
+            self.rng, sample, flush=lambda batch: self._statuses_batch(batch, model_ids)
+        )
+        for model_slug, value in source.iter_records(export_file):
+            listed = type(value) is list
+            duplicate = model_slug in seen_slugs
+            seen_slugs.add(model_slug)
+            regions: set = set()
+            for index, raw in enumerate(value if listed else (value,)):
+                result.in_export += 1
+                position = f"{model_slug}[{index}]" if listed else model_slug
+                self._status_warnings(position, raw)
+                try:
+                    region = mapping.status_region(raw)
+                except mapping.RecordError:
+                    region = None
+                problem = None
+                if duplicate:
+                    problem = "duplicate key"
+                elif region in regions:
+                    problem = f"region {region!r} twice"
+                regions.add(region)
+                if db_sample and (model_slug, region) in db_sample:
+                    found.add((model_slug, region))
+                pending.add((model_slug, position, raw, problem), flush=False)
+            model_id = model_ids.get(model_slug)
+            if model_id is not None and not duplicate:
+                seen_models.add(model_id)
+                if sample is None:  # its batch also looks for its extra regions
+                    self._pending_models.add(model_id)
+            pending.flush_if_full()
+        pending.finish()
+        result.in_database = ModelStatus.objects.count()
+        if sample:
+            for model_slug, region in sorted(db_sample - found):
+                self._differ("extra", Entity.STATUSES, f"{model_slug}@{region}")
+            return
+        # Statuses of models the status file does not name at all.
+        with_status = set(ModelStatus.objects.values_list("model_id", flat=True).distinct())
+        slugs = {v: k for k, v in model_ids.items()}
+        for model_id in sorted(with_status - seen_models, key=lambda m: slugs.get(m, "")):
+            regions = ModelStatus.objects.filter(model_id=model_id).order_by("region")
+            for region in regions.values_list("region", flat=True):
+                self._differ("extra", Entity.STATUSES, f"{slugs.get(model_id)}@{region}")
+
+    def _statuses_batch(self, candidates, model_ids):
+        """Compare one batch: fingerprints first, then field by field where they differ."""
+        result = self.results[Entity.STATUSES]
+        deep = self.options.deep
+        keyed = []  # (model_id, region, key, position, raw)
+        for model_slug, position, raw, problem in candidates:
+            region = None
+            if problem is None:
+                try:
+                    region = mapping.status_region(raw)
+                except mapping.RecordError as exc:
+                    problem = f"invalid record: {exc}"
+            if problem is not None:
+                self._unloaded(Entity.STATUSES, position, problem)
+                continue
+            model_id = model_ids.get(model_slug)
+            key = f"{model_slug}@{region}"
+            if model_id is None:
+                if not self._excused(Entity.STATUSES, position):
+                    self._differ(
+                        "orphan",
+                        Entity.STATUSES,
+                        key,
+                        detail=f"its model {model_slug!r} is not in the database",
+                    )
+                continue
+            keyed.append((model_id, region, key, position, raw))
+        batch_models = sorted({model_id for model_id, *_ in keyed} | self._pending_models)
+        self._pending_models = set()
+        stored = {
+            (model_id, region): (row_id, digest)
+            for model_id, region, row_id, digest in ModelStatus.objects.filter(
+                model_id__in=batch_models
+            ).values_list("model_id", "region", "id", "source_hash")
+        }
+        listed, to_compare = set(), []
+        for model_id, region, key, position, raw in keyed:
+            pair = (model_id, region)
+            listed.add(pair)
+            found = stored.get(pair)
+            if found is not None and not deep and found[1] == mapping.source_hash(raw):
+                result.matched += 1
+                continue
+            try:
+                expected = mapping.map_status(raw)
+            except mapping.RecordError as exc:
+                self._unloaded(Entity.STATUSES, position, f"invalid record: {exc}")
+                continue
+            if found is None:
+                if not self._excused(Entity.STATUSES, position):
+                    self._differ("missing", Entity.STATUSES, key)
+                continue
+            to_compare.append((found[0], key, expected))
+        rows = {}
+        ids = [row_id for row_id, _, _ in to_compare]
+        for start in range(0, len(ids), SCAN_PAGE):
+            chunk = ModelStatus.objects.filter(id__in=ids[start : start + SCAN_PAGE])
+            for row in chunk.values("id", *STATUS_COLUMNS):
+                rows[row["id"]] = row
+        for row_id, key, expected in to_compare:
+            changes = self._changes(Entity.STATUSES, expected, rows[row_id])
+            if changes:
+                self._differ("changed", Entity.STATUSES, key, changes)
+            else:
+                result.matched += 1
+        if self.options.sample is None:
+            slugs = dict(Model.objects.filter(id__in=batch_models).values_list("id", "slug"))
+            for pair in sorted(set(stored) - listed, key=lambda p: (slugs[p[0]], p[1])):
+                self._differ("extra", Entity.STATUSES, f"{slugs[pair[0]]}@{pair[1]}")
+
+    def _unloaded(self, entity, position, problem):
+        """A record backfill could not have loaded: excused if the queue holds it."""
+        if not self._excused(entity, position):
+            self._differ(
+                "missing", entity, position, detail=f"{problem}, and not in the reject queue"
+            )
+
+    def _status_warnings(self, position, raw):
+        if type(raw) is not dict:
+            return
+        get = raw.get
+        p50, p95, p99 = get("latencyP50"), get("latencyP95"), get("latencyP99")
+        if _number(p95) and _number(p99) and p99 < p95:
+            self._warn("latencyP99 < latencyP95", f"{position}: p99 {p99} < p95 {p95}")
+        if _number(p50) and _number(p95) and p95 < p50:
+            self._warn("latencyP95 < latencyP50", f"{position}: p95 {p95} < p50 {p50}")
+        availability = get("availability")
+        if _number(availability) and not 0 <= availability <= 100:
+            self._warn("availability outside 0-100", f"{position}: availability {availability}")
+        for key in (
+            "requestsPerMin",
+            "tokensPerMin",
+            "latencyP50",
+            "latencyP95",
+            "latencyP99",
+            "errorRate",
+        ):
+            value = get(key)
+            if _number(value) and value < 0:
+                self._warn("negative count or measure", f"{position}: {key} {value}")
+        checked = get("checkedAt")
+        if isinstance(checked, str):
+            try:
+                when = mapping.parse_timestamp(checked)
+            except ValueError:
+                return
+            if when > self.now:
+                self._warn("checkedAt in the future", f"{position}: checkedAt {checked}")
+
+    # --- integrity ----------------------------------------------------------------------------
+
+    def _check_integrity(self):
+        """The checks an operator would run by hand in SQL; any finding is a difference."""
+        checks = {
+            "models whose provider is missing": Model.objects.exclude(
+                provider_id__in=Provider.objects.values("id")
+            ).count(),
+            "statuses whose model is missing": ModelStatus.objects.exclude(
+                model_id__in=Model.objects.values("id")
+            ).count(),
+            "duplicate provider slugs": _duplicates(Provider, "slug"),
+            "duplicate model slugs": _duplicates(Model, "slug"),
+            "duplicate statuses (model, region)": _duplicates(ModelStatus, "model_id", "region"),
+            "empty required values": (
+                Provider.objects.filter(Q(slug="") | Q(name="")).count()
+                + Model.objects.filter(Q(slug="") | Q(name="")).count()
+                + ModelStatus.objects.filter(region="").count()
+            ),
+        }
+        self.integrity = checks
+        for name, found in checks.items():
+            if found:
+                self._record(Difference("integrity", "database", name, detail=f"{found} found"))
+
+
+_ABSENT = object()
+
+
+def _shown(value):
+    return "(absent)" if value is _ABSENT else value
+
+
+def _number(value) -> bool:
+    return type(value) is int or type(value) is float
+
+
+def _duplicates(model, *fields) -> int:
+    return model.objects.values(*fields).annotate(n=Count("id")).filter(n__gt=1).order_by().count()
+
+
+def _keyset(model, field: str):
+    """``(id, field)`` of every row, by id, a page at a time: no server-side cursor needed
+    (PgBouncer's transaction mode has none) and memory stays flat."""
+    last = 0
+    while True:
+        page = list(
+            model.objects.filter(id__gt=last).order_by("id").values_list("id", field)[:SCAN_PAGE]
+        )
+        if not page:
+            return
+        yield from page
+        last = page[-1][0]
+
+
+def _random_keys(model, field: str, size: int) -> list:
+    return list(model.objects.order_by("?").values_list(field, flat=True)[:size])
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return ""
