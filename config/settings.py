@@ -138,9 +138,17 @@ if JSON_EXPORT_URL and urlsplit(JSON_EXPORT_URL).scheme not in ("http", "https")
     )
 # Seconds to wait on the export's host (connect and each read) before giving up.
 JSON_EXPORT_TIMEOUT = env.float("JSON_EXPORT_TIMEOUT", default=30.0)
+# Seconds each worker trusts the backend state it last read (a switch reaches every worker
+# within this time).
+BACKEND_STATE_TTL = env.float("BACKEND_STATE_TTL", default=1.0)
+# Shadow reads run in a background thread (off the request's path); tests may run them inline.
+SHADOW_IN_BACKGROUND = env.bool("SHADOW_IN_BACKGROUND", default=True)
+# Seconds the JSON read backend trusts an export URL before asking whether it changed.
+JSON_EXPORT_TTL = env.float("JSON_EXPORT_TTL", default=60.0)
 # Read backends by name, each a dotted path to a catalog.backends.base.CatalogBackend.
 DATA_BACKENDS = {
     "database": "catalog.backends.database.DatabaseBackend",
+    "json": "migrator.json_backend.JsonBackend",
 }
 
 # --- Security (`manage.py check --deploy` prints no warning with DEBUG=false) -----------------

@@ -120,3 +120,127 @@ class ValidationRun(models.Model):
     def __str__(self):
         state = {True: "passed", False: "failed", None: "no result"}[self.passed]
         return f"validation #{self.pk} ({state})"
+
+
+class Backend(models.TextChoices):
+    JSON = "json"
+    DATABASE = "database"
+
+
+class BackendState(models.Model):
+    """The live choice of store, one row: every worker reads it (cached about a second).
+
+    The environment (DATA_BACKEND, DUAL_WRITE) gives the values until the first change.
+    """
+
+    active = models.CharField(max_length=16, choices=Backend.choices)
+    previous = models.CharField(max_length=16, choices=Backend.choices, blank=True, default="")
+    dual_write = models.BooleanField(default=False)
+    canary_enabled = models.BooleanField(default=False)
+    canary_header = models.CharField(max_length=100, blank=True, default="X-Canary")
+    canary_value = models.CharField(max_length=200, blank=True, default="canary=true")
+    canary_percent = models.FloatField(default=0.0)
+    shadow_enabled = models.BooleanField(default=False)
+    shadow_sample = models.FloatField(default=0.0, help_text="Percent of reads compared.")
+    auto_rollback = models.BooleanField(default=False)
+    thresholds = models.JSONField(default=dict, blank=True)
+    version = models.PositiveBigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "backend state"
+        constraints = [
+            models.CheckConstraint(condition=models.Q(pk=1), name="migrator_state_single_row"),
+            models.CheckConstraint(
+                condition=models.Q(canary_percent__gte=0, canary_percent__lte=100),
+                name="migrator_state_canary_percent",
+            ),
+        ]
+
+    def __str__(self):
+        return f"reads from {self.active} (version {self.version})"
+
+
+class AuditEntry(models.Model):
+    """Every change of the backend state: who, when, why, from what, to what. Append-only."""
+
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.CharField(max_length=150)
+    action = models.CharField(max_length=64)
+    reason = models.TextField()
+    forced = models.BooleanField(default=False)
+    before = models.JSONField(default=dict, blank=True)
+    after = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name_plural = "audit entries"
+
+    def __str__(self):
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor} {self.action}"
+
+
+class PendingWrite(models.Model):
+    """A write the secondary store missed, kept until it is replayed there."""
+
+    created_at = models.DateTimeField(db_index=True)
+    store = models.CharField(max_length=16, choices=Backend.choices, help_text="Where it goes.")
+    operation = models.JSONField(help_text="The write, in the export's terms.")
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True, default="")
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self):
+        return f"pending write to {self.store} from {self.created_at:%Y-%m-%d %H:%M:%S}"
+
+
+class StoreWriteStats(models.Model):
+    """Writes attempted and succeeded per store (counted by every worker)."""
+
+    store = models.CharField(max_length=16, choices=Backend.choices, primary_key=True)
+    attempted = models.PositiveBigIntegerField(default=0)
+    succeeded = models.PositiveBigIntegerField(default=0)
+    last_error = models.TextField(blank=True, default="")
+    last_error_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "store write stats"
+
+    def __str__(self):
+        return f"{self.store}: {self.succeeded}/{self.attempted}"
+
+
+class ShadowMismatch(models.Model):
+    """A read answered differently by the two stores (a capped list of examples)."""
+
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    path = models.CharField(max_length=2048)
+    serving = models.CharField(max_length=16, choices=Backend.choices)
+    difference = models.TextField()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name_plural = "shadow mismatches"
+
+    def __str__(self):
+        return f"{self.path} ({self.at:%H:%M:%S})"
+
+
+class ShadowStats(models.Model):
+    """Shadow reads compared and mismatched since shadowing was last turned on (one row)."""
+
+    compared = models.PositiveBigIntegerField(default=0)
+    mismatched = models.PositiveBigIntegerField(default=0)
+    since = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "shadow stats"
+        constraints = [
+            models.CheckConstraint(condition=models.Q(pk=1), name="migrator_shadow_single_row"),
+        ]
+
+    def __str__(self):
+        return f"{self.mismatched}/{self.compared} mismatched"

@@ -145,3 +145,19 @@ def manage(*args, database_url: str, timeout: float = 300, **popen):
         timeout=timeout,
         **popen,
     )
+
+
+@pytest.fixture(autouse=True)
+def _fresh_backend_state():
+    """Each test starts from the environment's backend state, not another test's cache."""
+    from migrator import runtime
+
+    runtime.forget_state()
+    yield
+    runtime.forget_state()
+
+
+@pytest.fixture
+def reads_from_database(settings):
+    """Reads served by the database backend (the environment default is the JSON export)."""
+    settings.DATA_BACKEND = "database"

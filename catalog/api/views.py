@@ -1,41 +1,14 @@
-"""The read API (``/api/v1/...``): parse, ask the serving backend, wrap in the response envelope."""
+"""The read API (``/api/v1/...``): parse the query, then let the migrator's router pick the
+store that answers (see migrator/serving.py)."""
 
 from __future__ import annotations
 
 import math
 
-from django.http import JsonResponse
-from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from catalog.api.params import ModelListParams
-from catalog.backends import BackendUnavailable, get_backend
-from catalog.serializers import format_timestamp
-
-
-def error_response(status: int, error: str, detail=None) -> JsonResponse:
-    body = {"error": error}
-    if detail is not None:
-        body["detail"] = detail
-    return JsonResponse(body, status=status)
-
-
-def _serve(read) -> JsonResponse:
-    """Run ``read(backend)`` on the serving backend and add the envelope every read carries."""
-    backend = get_backend("database")
-    try:
-        body = read(backend)
-    except BackendUnavailable as exc:
-        return error_response(503, "no data store can answer", str(exc))
-    if isinstance(body, JsonResponse):
-        return body
-    body.update(
-        timestamp=format_timestamp(timezone.now()),
-        dataSource=backend.name,
-        cached=False,
-        fallbackReason=None,
-    )
-    return JsonResponse(body)
+from migrator.serving import error_response, serve
 
 
 @require_GET
@@ -56,7 +29,7 @@ def model_list(request):
             "totalPages": math.ceil(page.total / query.limit),
         }
 
-    return _serve(read)
+    return serve(request, read)
 
 
 @require_GET
@@ -67,7 +40,7 @@ def model_detail(request, slug: str):
             return error_response(404, "not found", f"no model with slug {slug!r}")
         return {"model": model}
 
-    return _serve(read)
+    return serve(request, read)
 
 
 @require_GET
@@ -76,9 +49,9 @@ def provider_list(request):
         providers = backend.list_providers()
         return {"providers": providers, "total": len(providers)}
 
-    return _serve(read)
+    return serve(request, read)
 
 
 @require_GET
 def status(request):
-    return _serve(lambda backend: backend.status_summary())
+    return serve(request, lambda backend: backend.status_summary())

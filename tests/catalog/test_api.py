@@ -4,7 +4,7 @@ import pytest
 
 from tests.factories import make_model, make_provider, make_status
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("reads_from_database")]
 
 ENVELOPE = {"timestamp", "dataSource", "cached", "fallbackReason"}
 

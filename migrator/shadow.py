@@ -1,0 +1,100 @@
+"""Shadow reads: a sample of reads is also answered by the other store, and the answers compared.
+
+Scientist-style: the serving store's answer is returned at once; the other store is asked in a
+background thread, so its latency never reaches the client. Mismatches are counted, with a
+capped list of examples, and fed to the automatic-rollback guard.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+from concurrent.futures import ThreadPoolExecutor
+
+from django.conf import settings
+from django.db import DatabaseError, connection
+from django.db.models import F
+from django.utils import timezone
+
+from catalog.backends import BackendUnavailable, get_backend
+from migrator.guard import guard
+from migrator.models import ShadowMismatch, ShadowStats
+
+logger = logging.getLogger(__name__)
+
+ENVELOPE = ("timestamp", "dataSource", "cached", "fallbackReason")
+MAX_EXAMPLES = 50
+_executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="shadow")
+_rng = random.Random()  # noqa: S311 (sampling, not secrets)
+
+
+def sampled(percent: float) -> bool:
+    return percent > 0 and _rng.uniform(0, 100) < percent
+
+
+def compare_later(path: str, read, serving: str, other: str, body: dict) -> None:
+    """Ask ``other`` the same read and compare, off the request's path."""
+    if settings.SHADOW_IN_BACKGROUND:
+        _executor.submit(_compare, path, read, serving, other, body)
+    else:
+        _compare(path, read, serving, other, body)
+
+
+def _comparable(body: dict) -> str:
+    return json.dumps(
+        {k: v for k, v in body.items() if k not in ENVELOPE}, sort_keys=True, default=str
+    )
+
+
+def _compare(path, read, serving, other, body):
+    try:
+        try:
+            theirs = read(get_backend(other))
+        except BackendUnavailable as exc:
+            logger.info("event=shadow_skipped store=%s reason=%r", other, str(exc))
+            return
+        if not isinstance(theirs, dict):  # e.g. a 404 answered as a response
+            theirs = {"status": getattr(theirs, "status_code", None)}
+            ours = {"status": body.get("status")} if "status" in body else body
+        else:
+            ours = body
+        mismatch = _comparable(ours) != _comparable(theirs)
+        _record(path, serving, other, mismatch, ours, theirs)
+        if mismatch:
+            guard.mismatch()
+    except Exception:  # a shadow read must never hurt the service
+        logger.exception("event=shadow_failed path=%s", path)
+    finally:
+        if settings.SHADOW_IN_BACKGROUND:
+            connection.close()
+
+
+def _record(path, serving, other, mismatch, ours, theirs):
+    try:
+        ShadowStats.objects.get_or_create(pk=1, defaults={"since": timezone.now()})
+        ShadowStats.objects.filter(pk=1).update(
+            compared=F("compared") + 1, mismatched=F("mismatched") + int(mismatch)
+        )
+        if mismatch and ShadowMismatch.objects.count() < MAX_EXAMPLES:
+            ShadowMismatch.objects.create(
+                path=path[:2048],
+                serving=serving,
+                difference=_describe(ours, theirs, serving, other),
+            )
+    except DatabaseError as exc:
+        logger.warning("event=shadow_unrecorded error=%r", str(exc))
+
+
+def _describe(ours: dict, theirs: dict, serving: str, other: str) -> str:
+    lines = []
+    for key in sorted(set(ours) | set(theirs)):
+        if key in ENVELOPE:
+            continue
+        a, b = ours.get(key), theirs.get(key)
+        if json.dumps(a, sort_keys=True, default=str) != json.dumps(b, sort_keys=True, default=str):
+            lines.append(
+                f"{key}: {serving}={json.dumps(a, default=str)[:300]} "
+                f"{other}={json.dumps(b, default=str)[:300]}"
+            )
+    return "\n".join(lines)[:4000]
