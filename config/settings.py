@@ -141,6 +141,14 @@ JSON_EXPORT_TIMEOUT = env.float("JSON_EXPORT_TIMEOUT", default=30.0)
 # Seconds each worker trusts the backend state it last read (a switch reaches every worker
 # within this time).
 BACKEND_STATE_TTL = env.float("BACKEND_STATE_TTL", default=1.0)
+# Writes the database has not taken yet wait in a journal file here (per host; needs a disk).
+WRITE_JOURNAL_DIR = Path(env.str("WRITE_JOURNAL_DIR", default=str(BASE_DIR / "var" / "journal")))
+# Queued writes are applied by a background thread in each worker, retried every N seconds.
+WRITE_QUEUE_IN_BACKGROUND = env.bool("WRITE_QUEUE_IN_BACKGROUND", default=True)
+WRITE_RETRY_SECONDS = env.float("WRITE_RETRY_SECONDS", default=5.0)
+# Bearer token of the monitors that PUT statuses (/api/v1/models/<slug>/status). Unset: that
+# endpoint answers 503 (writes disabled).
+STATUS_WRITE_TOKEN = env.str("STATUS_WRITE_TOKEN", default="")
 # Shadow reads run in a background thread (off the request's path); tests may run them inline.
 SHADOW_IN_BACKGROUND = env.bool("SHADOW_IN_BACKGROUND", default=True)
 # Seconds the JSON read backend trusts an export URL before asking whether it changed.

@@ -20,3 +20,8 @@ SECURE_SSL_REDIRECT = False
 # No collected static files in tests: WhiteNoise serves from the apps' own directories.
 STATIC_ROOT = None
 WHITENOISE_USE_FINDERS = True
+# Queued writes and shadow reads run inline in tests that use the test client (deterministic);
+# the multi-process tests start real servers with the production defaults.
+WRITE_QUEUE_IN_BACKGROUND = False
+SHADOW_IN_BACKGROUND = False
+STATUS_WRITE_TOKEN = "test-status-token"  # noqa: S105 (a test-only token)

@@ -469,8 +469,13 @@ def unmap_model(row: dict, provider: dict) -> dict:
         "isActive": row["is_active"],
         "isFeatured": row["is_featured"],
     }
-    # A verbatim embedded provider in metadata wins over the one rebuilt from the row.
-    return record | row["metadata"]
+    # The embedded provider kept verbatim in metadata wins over the one rebuilt from the row,
+    # unless the model has moved to another provider since.
+    metadata = row["metadata"]
+    embedded = metadata.get("provider")
+    if isinstance(embedded, dict) and embedded.get("id") != provider["slug"]:
+        metadata = {k: v for k, v in metadata.items() if k != "provider"}
+    return record | metadata
 
 
 def unmap_status(row: dict) -> dict:

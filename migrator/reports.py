@@ -192,3 +192,64 @@ def validation_text(report, *, verbose: bool = False) -> str:
         for difference in shown:
             lines += [f"  {line}" for line in difference_lines(difference)]
     return "\n".join(lines)
+
+
+# --- switch_backend status -------------------------------------------------------------------
+
+
+def switch_status_text(document: dict) -> str:
+    state = document["state"]
+    t = state["thresholds"]
+    lines = [
+        f"reads:          {state['active']}"
+        + (f" (previous: {state['previous']})" if state["previous"] else "")
+        + f"   [state version {state['version']}, from the {state['source']}]",
+        "canary:         "
+        + (
+            f"on: {state['canary_header']}: {state['canary_value']} + "
+            f"{state['canary_percent']:g}% of clients"
+            if state["canary_enabled"]
+            else "off"
+        ),
+        f"dual-write:     {'on' if state['dual_write'] else 'off'}",
+        "shadow reads:   "
+        + (f"on, {state['shadow_sample']:g}% of reads; " if state["shadow_enabled"] else "off; ")
+        + f"{document['shadow']['compared']} compared, "
+        f"{document['shadow']['mismatched']} mismatched",
+        "auto-rollback:  "
+        + ("on" if state["auto_rollback"] else "off")
+        + f" (error rate > {t['error_rate']:.0%}, p95 > {t['p95_seconds']:g} s, "
+        f"mismatches > {t['mismatches']}, over {t['window_seconds']:g} s)",
+    ]
+    queue = document["queue"]
+    lines.append(
+        "pending secondary writes: "
+        + ", ".join(
+            f"{name} {q['queued']}" + (f" (oldest {q['oldest']})" if q.get("oldest") else "")
+            for name, q in queue.items()
+        )
+    )
+    validation = document["latestValidation"]
+    if validation is None:
+        lines.append("latest validation: none")
+    else:
+        covers = {True: "yes", False: "NO", None: "unknown"}[validation["coversCurrentExport"]]
+        lines.append(
+            f"latest validation: #{validation['id']} "
+            f"{'passed' if validation['passed'] else 'FAILED'} at {validation['finishedAt']}; "
+            f"covers the current export: {covers}"
+        )
+    ready = document["readyForDatabase"]
+    lines.append(
+        "ready to switch reads to the database: "
+        + ("yes" if not ready else "no — " + "; ".join(ready))
+    )
+    if document["audit"]:
+        lines.append("recent changes:")
+        for entry in document["audit"]:
+            forced = " (FORCED)" if entry["forced"] else ""
+            lines.append(
+                f"  {entry['at']:%Y-%m-%d %H:%M:%S} {entry['actor']}: "
+                f"{entry['action']}{forced} — {entry['reason']}"
+            )
+    return "\n".join(lines)

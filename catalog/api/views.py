@@ -3,12 +3,19 @@ store that answers (see migrator/serving.py)."""
 
 from __future__ import annotations
 
+import hmac
+import json
 import math
 
-from django.views.decorators.http import require_GET
+from django.conf import settings
+from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods
 
 from catalog.api.params import ModelListParams
+from migrator import mapping, writes
 from migrator.serving import error_response, serve
+from migrator.stores import UnknownModel, WriteRefused
 
 
 @require_GET
@@ -55,3 +62,55 @@ def provider_list(request):
 @require_GET
 def status(request):
     return serve(request, lambda backend: backend.status_summary())
+
+
+def _authorized(request):
+    """None when the request carries the monitors' token, else the error response."""
+    token = settings.STATUS_WRITE_TOKEN
+    if not token:
+        return error_response(503, "status writes are disabled", "set STATUS_WRITE_TOKEN")
+    header = request.headers.get("Authorization", "")
+    scheme, _, given = header.partition(" ")
+    if scheme.lower() != "bearer" or not given:
+        response = error_response(
+            401, "authentication required", "send Authorization: Bearer <token>"
+        )
+        response["WWW-Authenticate"] = 'Bearer realm="catalog"'
+        return response
+    if not hmac.compare_digest(given.encode(), token.encode()):
+        return error_response(403, "invalid token")
+    return None
+
+
+@csrf_exempt
+@require_http_methods(["PUT"])
+def model_status_write(request, slug: str):
+    """A monitor posts a model's status (one region) in the export's format."""
+    refused = _authorized(request)
+    if refused is not None:
+        return refused
+    try:
+        record = json.loads(request.body or b"null")
+    except ValueError as exc:
+        return error_response(400, "the body is not JSON", str(exc))
+    if not isinstance(record, dict):
+        return error_response(400, "the body must be a JSON object (one status)")
+    try:
+        mapping.map_status(record)
+        result = writes.status_write(model_slug=slug, record=record, actor="api")
+    except mapping.RecordError as exc:
+        return error_response(400, "invalid status", {exc.field or "status": exc.reason})
+    except UnknownModel as exc:
+        return error_response(404, "not found", str(exc))
+    except WriteRefused as exc:
+        return error_response(400, "invalid status", str(exc))
+    except writes.PrimaryUnavailable as exc:
+        return error_response(503, "the primary store cannot take the write", str(exc))
+    return JsonResponse(
+        {
+            "written": {"model": slug, "region": mapping.status_region(record)},
+            "primary": result.primary,
+            "secondary": result.secondary,
+        },
+        status=200,
+    )

@@ -1,0 +1,177 @@
+"""python manage.py switch_backend <status|switch|rollback|canary|dual-write|shadow|replay>."""
+
+import getpass
+import json
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
+
+from migrator import switch, writes
+from migrator.errors import MigratorError
+from migrator.models import Backend
+from migrator.reports import switch_status_text
+
+
+def _actor(options) -> str:
+    if options.get("actor"):
+        return options["actor"]
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+class Command(BaseCommand):
+    help = (
+        "Show or change which store serves reads (every worker follows within about a second), "
+        "the canary, dual-write and shadow reads. Every change is audited."
+    )
+
+    def add_arguments(self, parser):
+        commands = parser.add_subparsers(dest="subcommand", required=True, metavar="SUBCOMMAND")
+
+        def change(name, help_text, *, reason_required=True):
+            sub = commands.add_parser(name, help=help_text)
+            sub.add_argument(
+                "--reason", required=reason_required, default="", help="why (kept in the audit log)"
+            )
+            sub.add_argument("--actor", help="who (default: the OS user)")
+            return sub
+
+        status = commands.add_parser("status", help="the state, queues, validation, audit")
+        status.add_argument("--format", choices=("text", "json"), default="text")
+
+        to = change("switch", "move all reads to one store")
+        to.add_argument("store", choices=Backend.values)
+        to.add_argument(
+            "--force",
+            action="store_true",
+            help="switch to the database even if validation or the queues say no",
+        )
+        to.add_argument(
+            "--auto-rollback",
+            action="store_true",
+            help="roll back by itself if errors, latency or mismatches cross the thresholds",
+        )
+
+        change("rollback", "back to the previous store, at once", reason_required=False)
+
+        canary = change("canary", "route part of the reads to the database")
+        canary.add_argument("action", choices=("enable", "disable"))
+        canary.add_argument("--header", help="header name (e.g. X-Canary)")
+        canary.add_argument("--value", help="header value that opts in (e.g. canary=true)")
+        canary.add_argument("--percent", type=float, help="share of other clients, 0-100")
+        canary.add_argument("--auto-rollback", action="store_true")
+
+        dual = change("dual-write", "write to both stores")
+        dual.add_argument("action", choices=("on", "off"))
+
+        shadow = change("shadow", "compare a sample of reads with the other store")
+        shadow.add_argument("action", choices=("on", "off"))
+        shadow.add_argument("--sample", type=float, help="percent of reads (default 5)")
+        shadow.add_argument("--auto-rollback", action="store_true")
+
+        replay = commands.add_parser("replay", help="apply queued secondary writes now")
+        replay.add_argument("--store", choices=Backend.values)
+
+    def handle(self, *args, subcommand, **options):
+        try:
+            getattr(self, f"_{subcommand.replace('-', '_')}")(options)
+        except switch.SwitchRefused as exc:
+            raise CommandError(
+                "refused to move reads to the database:\n  - "
+                + "\n  - ".join(exc.problems)
+                + "\n(--force overrides; the audit log will say so)",
+                returncode=1,
+            ) from exc
+        except (MigratorError, ValueError) as exc:
+            raise CommandError(str(exc), returncode=2) from exc
+        except DatabaseError as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise CommandError(f"database error: {reason}", returncode=2) from exc
+
+    def _done(self, state, what):
+        self.stdout.write(self.style.SUCCESS(what))
+        self.stdout.write(
+            f"reads: {state.active}; canary: {'on' if state.canary_enabled else 'off'}; "
+            f"dual-write: {'on' if state.dual_write else 'off'}; "
+            f"shadow: {'on' if state.shadow_enabled else 'off'}; state version {state.version} "
+            "(every worker follows within about a second)"
+        )
+
+    def _status(self, options):
+        document = switch.status()
+        if options["format"] == "json":
+            self.stdout.write(json.dumps(document, indent=2, default=str))
+        else:
+            self.stdout.write(switch_status_text(document))
+
+    def _switch(self, options):
+        state = switch.switch(
+            to=options["store"],
+            reason=options["reason"],
+            actor=_actor(options),
+            force=options["force"],
+            auto_rollback=True if options["auto_rollback"] else None,
+        )
+        self._done(state, f"reads now come from {state.active}")
+
+    def _rollback(self, options):
+        reason = options["reason"] or "rollback (no reason given)"
+        state = switch.rollback(reason=reason, actor=_actor(options))
+        self._done(state, f"rolled back: reads now come from {state.active}")
+
+    def _canary(self, options):
+        enabled = options["action"] == "enable"
+        state = switch.canary(
+            enabled=enabled,
+            reason=options["reason"],
+            actor=_actor(options),
+            header=options["header"],
+            value=options["value"],
+            percent=options["percent"],
+            auto_rollback=True if options["auto_rollback"] else None,
+        )
+        what = (
+            f"canary on: {state.canary_header}: {state.canary_value} and "
+            f"{state.canary_percent:g}% of clients read from the database"
+            if enabled
+            else "canary off"
+        )
+        self._done(state, what)
+
+    def _dual_write(self, options):
+        state = switch.dual_write(
+            enabled=options["action"] == "on", reason=options["reason"], actor=_actor(options)
+        )
+        self._done(state, f"dual-write {options['action']}")
+
+    def _shadow(self, options):
+        enabled = options["action"] == "on"
+        sample = options["sample"] if options["sample"] is not None else (5.0 if enabled else None)
+        state = switch.shadow(
+            enabled=enabled,
+            reason=options["reason"],
+            actor=_actor(options),
+            sample=sample,
+            auto_rollback=True if options["auto_rollback"] else None,
+        )
+        what = (
+            f"shadow reads on: {state.shadow_sample:g}% of reads compared"
+            if enabled
+            else "shadow reads off"
+        )
+        self._done(state, what)
+
+    def _replay(self, options):
+        results = writes.drain(options["store"])
+        writes.stats.save()
+        failed = False
+        for name, (applied, left, error) in results.items():
+            line = f"{name}: {applied} applied, {left} left"
+            if error:
+                line += f" (last error: {error})"
+                failed = True
+            self.stdout.write(line)
+        if failed:
+            raise CommandError("some queued writes could not be applied yet", returncode=1)
