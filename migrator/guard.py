@@ -29,6 +29,12 @@ class Guard:
         self.mismatches: collections.deque = collections.deque()  # times
         self.triggered_version = -1
 
+    def reset(self) -> None:
+        with self._lock:
+            self.reads.clear()
+            self.mismatches.clear()
+            self.triggered_version = -1
+
     def read(self, seconds: float, *, failed: bool) -> None:
         with self._lock:
             self.reads.append((time.monotonic(), seconds, failed))
@@ -95,9 +101,8 @@ class Guard:
         except DatabaseError as exc:
             logger.error("event=auto_rollback_failed reason=%r error=%r", reason, str(exc))
             return
-        with self._lock:
-            self.reads.clear()
-            self.mismatches.clear()
+        self.reset()
+        self.triggered_version = state.version
         logger.warning("event=auto_rollback reason=%r", reason)
 
 

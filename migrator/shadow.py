@@ -87,14 +87,26 @@ def _record(path, serving, other, mismatch, ours, theirs):
 
 
 def _describe(ours: dict, theirs: dict, serving: str, other: str) -> str:
-    lines = []
-    for key in sorted(set(ours) | set(theirs)):
-        if key in ENVELOPE:
-            continue
-        a, b = ours.get(key), theirs.get(key)
-        if json.dumps(a, sort_keys=True, default=str) != json.dumps(b, sort_keys=True, default=str):
-            lines.append(
-                f"{key}: {serving}={json.dumps(a, default=str)[:300]} "
-                f"{other}={json.dumps(b, default=str)[:300]}"
-            )
-    return "\n".join(lines)[:4000]
+    """The differing leaves, one per line: ``path: serving=value other=value``."""
+    lines: list[str] = []
+    _diff(
+        {k: v for k, v in ours.items() if k not in ENVELOPE},
+        {k: v for k, v in theirs.items() if k not in ENVELOPE},
+        "",
+        lines,
+    )
+    shown = [f"{path or '(body)'}: {serving}={a} {other}={b}" for path, a, b in lines[:20]]
+    if len(lines) > 20:
+        shown.append(f"... {len(lines) - 20} more")
+    return "\n".join(shown)[:4000]
+
+
+def _diff(a, b, path: str, out: list) -> None:
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in sorted(set(a) | set(b), key=str):
+            _diff(a.get(key, "(absent)"), b.get(key, "(absent)"), f"{path}.{key}".lstrip("."), out)
+    elif isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        for index, (x, y) in enumerate(zip(a, b, strict=True)):
+            _diff(x, y, f"{path}[{index}]", out)
+    elif json.dumps(a, sort_keys=True, default=str) != json.dumps(b, sort_keys=True, default=str):
+        out.append((path, json.dumps(a, default=str)[:200], json.dumps(b, default=str)[:200]))

@@ -181,7 +181,7 @@ def queue_status() -> dict:
     status = {
         Backend.DATABASE: {
             "queued": len(entries),
-            "oldest": entries[0]["at"] if entries else None,
+            "oldest": entries[0].get("at") if entries else None,
             "queue": str(journal.path()),
         }
     }
