@@ -54,6 +54,14 @@ def database_config(
             f"DATABASE_URL names no database engine ({mask_url(url)}). "
             "Use a sqlite:// or postgres:// URL."
         )
+    if engine.endswith("sqlite3"):
+        # Several processes (web workers, operator commands) share the file: take the write
+        # lock when a transaction starts (no "database is locked" on upgrade), wait for it,
+        # and let readers go on while one writes (WAL).
+        options = config.setdefault("OPTIONS", {})
+        options.setdefault("transaction_mode", "IMMEDIATE")
+        options.setdefault("timeout", 20)
+        options.setdefault("init_command", "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
     is_postgres = engine.endswith("postgresql")
     if is_postgres and not config.get("NAME"):
         raise ImproperlyConfigured(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connection, transaction
 
 from catalog import selectors
 from catalog.backends.base import BackendUnavailable, CatalogBackend, ModelPage, ModelQuery
@@ -14,9 +14,11 @@ def _translated(method):
     @functools.wraps(method)
     def wrapper(*args, **kwargs):
         try:
-            # A savepoint when the caller is in a transaction: a failed read leaves it usable.
-            with transaction.atomic():
-                return method(*args, **kwargs)
+            if connection.in_atomic_block:
+                # Inside a transaction, a savepoint: a failed read leaves it usable.
+                with transaction.atomic():
+                    return method(*args, **kwargs)
+            return method(*args, **kwargs)
         except DatabaseError as exc:
             # The driver's message names the failure ("connection refused", "no such table"),
             # never the credentials.

@@ -1,0 +1,220 @@
+"""The backend switch with real processes: gunicorn with two workers on 127.0.0.1, switches and
+rollbacks under load, and a database that really goes away (PostgreSQL behind a TCP proxy that
+is cut; SQLite in a directory moved aside) while dual-write keeps every write."""
+
+import json
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import IS_POSTGRES, manage
+from tests.live import Proxy, Server
+
+STATUS = {"status": "degraded", "availability": 97.5, "checkedAt": "2026-11-22T01:00:00.000Z"}
+TOKEN = {"Authorization": "Bearer live-token"}
+
+
+class Catalog:
+    """A database loaded from the export and validated, and how the app reaches it."""
+
+    def __init__(self, export: Path, tmp_path: Path, scratch_database):
+        self.export = export
+        self.journal = tmp_path / "journal"
+        if IS_POSTGRES:
+            self.direct_url = scratch_database()
+            host_port = self.direct_url.rsplit("@", 1)[-1].split("/", 1)[0]
+            host, _, port = host_port.partition(":")
+            self.proxy = Proxy((host or "127.0.0.1", int(port or 5432)))
+            self.app_url = self.direct_url.replace(host_port, f"127.0.0.1:{self.proxy.port}")
+        else:
+            self.directory = tmp_path / "db"
+            self.directory.mkdir()
+            self.direct_url = self.app_url = f"sqlite:///{self.directory / 'catalog.sqlite3'}"
+        assert manage("migrate", "-v", "0", database_url=self.direct_url).returncode == 0
+        assert manage("backfill_json", str(export), database_url=self.direct_url).returncode == 1
+        assert self.operator("validate_migration", str(export)).returncode == 0
+
+    def operator(self, *args):
+        return manage(
+            *args,
+            database_url=self.direct_url,
+            env={"JSON_EXPORT_DIR": str(self.export), "WRITE_JOURNAL_DIR": str(self.journal)},
+        )
+
+    def server(self, log_path: Path) -> Server:
+        return Server(
+            {
+                "DATABASE_URL": self.app_url,
+                "JSON_EXPORT_DIR": str(self.export),
+                "WRITE_JOURNAL_DIR": str(self.journal),
+                "CONN_MAX_AGE": "0" if not IS_POSTGRES else "60",
+            },
+            log=open(log_path, "w"),  # noqa: SIM115 (closed with the process)
+        )
+
+    def cut(self):
+        if IS_POSTGRES:
+            self.proxy.cut()
+        else:
+            os.rename(self.directory, f"{self.directory}.away")
+
+    def restore(self):
+        if IS_POSTGRES:
+            self.proxy.restore()
+        else:
+            os.rename(f"{self.directory}.away", self.directory)
+
+
+@pytest.fixture
+def catalog(sample_export, tmp_path, scratch_database):
+    return Catalog(sample_export, tmp_path, scratch_database)
+
+
+@pytest.fixture
+def server(catalog, tmp_path):
+    live = catalog.server(tmp_path / "gunicorn.log")
+    yield live
+    live.stop()
+
+
+def sources_after(server, since: float, *, want: str, needed: int = 40, timeout: float = 10):
+    """Poll until ``needed`` reads in a row answer from ``want``; seconds from ``since`` to the
+    first of them."""
+    streak, first = 0, None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status, body = server.get("/api/v1/status")
+        assert status == 200, body
+        if body["dataSource"] == want:
+            if streak == 0:
+                first = time.monotonic()
+            streak += 1
+            if streak >= needed:
+                return first - since
+        else:
+            streak = 0
+    raise AssertionError(f"reads did not all come from {want} within {timeout} s")
+
+
+def workers_see_dual_write(server, *, needed: int = 30, timeout: float = 10):
+    """Poll until ``needed`` answers in a row come from workers that know dual-write is on."""
+    streak, deadline = 0, time.monotonic() + timeout
+    while streak < needed:
+        assert time.monotonic() < deadline, "the workers did not pick up dual-write"
+        streak = streak + 1 if server.get("/api/v1/dual-write/stats")[1]["dualWrite"] else 0
+
+
+def test_switch_and_rollback__reach_both_workers_within_two_seconds(catalog, server):
+    assert server.get("/api/v1/status")[1]["dataSource"] == "json"
+    result = catalog.operator("switch_backend", "switch", "database", "--reason", "live test")
+    assert result.returncode == 0, result.stderr
+    propagation = sources_after(server, time.monotonic(), want="database")
+    assert propagation <= 2.0
+    result = catalog.operator("switch_backend", "rollback", "--reason", "live test")
+    assert result.returncode == 0, result.stderr
+    propagation = sources_after(server, time.monotonic(), want="json")
+    assert propagation <= 2.0
+
+
+def test_switch_and_rollback_under_load__no_request_fails_and_no_write_is_lost(catalog, server):
+    assert (
+        catalog.operator("switch_backend", "dual-write", "on", "--reason", "move").returncode == 0
+    )
+    workers_see_dual_write(server)
+    failures, counts, stop = [], {"reads": 0, "writes": 0}, threading.Event()
+
+    def reader():
+        while not stop.is_set():
+            for path in ("/api/v1/models?limit=5", "/api/v1/status", "/api/v1/providers"):
+                status, body = server.get(path)
+                counts["reads"] += 1
+                if status != 200:
+                    failures.append((path, status, body))
+
+    def writer(worker):
+        i = 0
+        while not stop.is_set():
+            record = STATUS | {"region": f"live-{worker}-{i}"}
+            status, body = server.request(
+                "/api/v1/models/openai-o3/status", method="PUT", body=record, headers=TOKEN
+            )
+            counts["writes"] += 1
+            if status != 200:
+                failures.append(("PUT", status, body))
+            i += 1
+
+    threads = [threading.Thread(target=reader) for _ in range(3)]
+    threads += [threading.Thread(target=writer, args=(w,)) for w in range(2)]
+    for thread in threads:
+        thread.start()
+    time.sleep(2)
+    switched = catalog.operator(
+        "switch_backend", "switch", "database", "--force", "--reason", "under load"
+    )
+    time.sleep(3)
+    rolled = catalog.operator("switch_backend", "rollback", "--reason", "under load")
+    time.sleep(2)
+    stop.set()
+    for thread in threads:
+        thread.join(30)
+    assert switched.returncode == 0 and rolled.returncode == 0
+    assert failures == []
+    assert counts["reads"] > 50 and counts["writes"] > 10
+    # Every write reaches both stores: once the queues drain, the export equals the database.
+    deadline = time.monotonic() + 20
+    while server.get("/api/v1/dual-write/stats")[1]["pending"] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert server.get("/api/v1/dual-write/stats")[1]["pending"] == 0
+    result = catalog.operator("validate_migration", str(catalog.export))
+    assert result.returncode == 0, result.stdout[-3000:]
+    written = json.loads((catalog.export / "model-status.json").read_text())
+    regions = {s.get("region") for s in written["statuses"]["openai-o3"]}
+    assert len([r for r in regions if str(r).startswith("live-")]) == counts["writes"]
+
+
+def test_database_down__reads_fall_back_writes_are_journalled_and_replayed(catalog, server):
+    assert (
+        catalog.operator("switch_backend", "dual-write", "on", "--reason", "move").returncode == 0
+    )
+    assert (
+        catalog.operator(
+            "switch_backend", "canary", "enable", "--percent", "0", "--reason", "header-only canary"
+        ).returncode
+        == 0
+    )
+    time.sleep(1.1)
+    workers_see_dual_write(server)  # and so the canary, changed before
+    catalog.cut()
+    try:
+        # Reads: the JSON store answers; the canary (database) reads fall back, saying why.
+        status, body = server.get("/api/v1/models?limit=3")
+        assert status == 200 and body["dataSource"] == "json"
+        status, body = server.get("/api/v1/status", **{"X-Canary": "canary=true"})
+        assert status == 200
+        assert body["dataSource"] == "json"
+        assert body["fallbackReason"].startswith("database unavailable")
+        # Writes: accepted (the primary is JSON) and journalled for the database.
+        for i in range(5):
+            status, body = server.request(
+                "/api/v1/models/openai-o3/status",
+                method="PUT",
+                body=STATUS | {"region": f"outage-{i}"},
+                headers=TOKEN,
+            )
+            assert status == 200, body
+        journal = catalog.journal / "database.jsonl"
+        time.sleep(1.0)  # the drainer tries, and fails, meanwhile
+        assert len(journal.read_text().splitlines()) == 5
+    finally:
+        catalog.restore()
+    deadline = time.monotonic() + 20
+    while journal.read_text().strip() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert journal.read_text().strip() == "", "the journal was replayed once the database returned"
+    result = catalog.operator("validate_migration", str(catalog.export))
+    assert result.returncode == 0, result.stdout[-3000:]
+    status, body = server.get("/api/v1/status", **{"X-Canary": "canary=true"})
+    assert body["dataSource"] == "database" and body["fallbackReason"] is None
