@@ -52,7 +52,7 @@ class Catalog:
                 "WRITE_JOURNAL_DIR": str(self.journal),
                 "CONN_MAX_AGE": "0" if not IS_POSTGRES else "60",
             },
-            log=open(log_path, "w"),  # noqa: SIM115 (closed with the process)
+            log=open(log_path, "w"),  # closed with the process
         )
 
     def cut(self):
