@@ -4,6 +4,7 @@
 one stops the process at start-up with a message that says what to set.
 """
 
+import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -35,6 +36,8 @@ def _choice(name: str, default: str, choices: tuple[str, ...]) -> str:
 # --- Core -------------------------------------------------------------------------------------
 
 DEBUG = env.bool("DEBUG", default=False)
+# Vercel sets VERCEL=1 in its functions: a read-only file system and no build-time collectstatic.
+ON_VERCEL = bool(env.str("VERCEL", default=""))
 
 if DEBUG:
     SECRET_KEY = env.str("SECRET_KEY", default="insecure-development-key-do-not-use-in-production")
@@ -142,7 +145,11 @@ JSON_EXPORT_TIMEOUT = env.float("JSON_EXPORT_TIMEOUT", default=30.0)
 # within this time).
 BACKEND_STATE_TTL = env.float("BACKEND_STATE_TTL", default=1.0)
 # Writes the database has not taken yet wait in a journal file here (per host; needs a disk).
-WRITE_JOURNAL_DIR = Path(env.str("WRITE_JOURNAL_DIR", default=str(BASE_DIR / "var" / "journal")))
+# On Vercel only the temporary directory is writable (and not kept between invocations).
+_journal_default = (
+    Path(tempfile.gettempdir()) / "catalog-journal" if ON_VERCEL else BASE_DIR / "var" / "journal"
+)
+WRITE_JOURNAL_DIR = Path(env.str("WRITE_JOURNAL_DIR", default=str(_journal_default)))
 # Queued writes are applied by a background thread in each worker, retried every N seconds.
 WRITE_QUEUE_IN_BACKGROUND = env.bool("WRITE_QUEUE_IN_BACKGROUND", default=True)
 WRITE_RETRY_SECONDS = env.float("WRITE_RETRY_SECONDS", default=5.0)
@@ -189,10 +196,18 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
+# WhiteNoise serves the admin's files: compressed, with hashed names and a year-long cache,
+# from what `collectstatic` wrote at build time (Render's build command runs it).
+STATIC_STORAGE = "whitenoise.storage.CompressedManifestStaticFilesStorage"
+if ON_VERCEL:
+    # No build step runs collectstatic on Vercel: WhiteNoise serves the files straight from the
+    # installed apps (same URLs, no hashed names, a short cache lifetime).
+    STATIC_STORAGE = "django.contrib.staticfiles.storage.StaticFilesStorage"
+    WHITENOISE_USE_FINDERS = True
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    "staticfiles": {"BACKEND": STATIC_STORAGE},
 }
 
 # --- Logging: one line per event, key=value pairs, to stdout (what Render and Vercel show) ----

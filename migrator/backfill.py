@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import getpass
+import logging
 import operator
 import sys
 import time
@@ -20,10 +21,13 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from catalog.models import GLOBAL_REGION, Model, ModelStatus, Provider
+from config.database import mask_url
 from migrator import mapping, rejects, source, tables
 from migrator.compare import differing_columns
 from migrator.errors import SourceError, TooManyRejects
 from migrator.models import BackfillRun, Entity, PrunedRow, RejectedRecord
+
+logger = logging.getLogger(__name__)
 
 # Chosen by measurement (bench/backfill.py --batch-sizes): see the README's figures.
 DEFAULT_BATCH_SIZE = 5000
@@ -204,13 +208,11 @@ class Backfill:
 
     def run(self) -> Result:
         options = self.options
-        files = {} if options.retry_failed else source.resolve(list(options.sources))
-        self.files = [files[kind] for kind in source.KINDS if kind in files]
         self.run_record = BackfillRun.objects.create(
             dry_run=options.dry_run,
             actor=options.actor or _os_user(),
             arguments={
-                "sources": list(options.sources),
+                "sources": [mask_url(s) for s in options.sources],
                 "batch_size": options.batch_size,
                 "atomic": options.atomic,
                 "prune": options.prune,
@@ -222,6 +224,8 @@ class Backfill:
         )
         error = ""
         try:
+            files = {} if options.retry_failed else source.resolve(list(options.sources))
+            self.files = [files[kind] for kind in source.KINDS if kind in files]
             if options.atomic:
                 with transaction.atomic():
                     self._load(files)
@@ -261,6 +265,23 @@ class Backfill:
         run.counts = {entity: c.as_dict() for entity, c in self.counts.items()}
         run.committed_batches = self.committed
         run.save()
+        totals = self.result().totals()
+        logger.info(
+            "event=backfill_finished run=%s outcome=%s dry_run=%s read=%s inserted=%s updated=%s "
+            "unchanged=%s rejected=%s pruned=%s seconds=%.1f sources=%s error=%r",
+            run.pk,
+            run.outcome,
+            run.dry_run,
+            totals.read,
+            totals.inserted,
+            totals.updated,
+            totals.unchanged,
+            totals.rejected,
+            totals.pruned,
+            totals.seconds,
+            ",".join(f.shown for f in self.files) or "reject-queue",
+            error,
+        )
 
     def _load(self, files: dict[str, source.ExportFile]):
         self.reject_keys = rejects.known_keys()
@@ -741,7 +762,7 @@ class Backfill:
             entity=entity,
             record_key=record_key,
             file=export_file.name,
-            location=export_file.location,
+            location=export_file.shown,
             position=position,
             reason=exc.reason,
             field=exc.field or "",

@@ -91,7 +91,7 @@ def _signature(files: dict[str, source.ExportFile]) -> tuple:
 
 
 def _url_version(url: str):
-    request = urllib.request.Request(url, method="HEAD", headers=source.HEADERS)  # noqa: S310
+    request = source._request(url, method="HEAD")
     try:
         with urllib.request.urlopen(request, timeout=settings.JSON_EXPORT_TIMEOUT) as response:  # noqa: S310
             return (
@@ -100,7 +100,8 @@ def _url_version(url: str):
                 response.headers.get("Content-Length"),
             )
     except (urllib.error.URLError, OSError) as exc:
-        raise SourceError(f"{url}: cannot fetch: {getattr(exc, 'reason', exc)}") from exc
+        reason = getattr(exc, "reason", exc)
+        raise SourceError(f"{source.mask_url(url)}: cannot fetch: {reason}") from exc
 
 
 class JsonBackend(CatalogBackend):

@@ -39,7 +39,7 @@ def backfill_text(result: Result, *, verbosity: int = 1) -> str:
         digest = (export_file.sha256 or "?")[:12]
         lines.append(
             f"  {export_file.name:<18} {_size(export_file.size):>9}  sha256 {digest}  "
-            f"{export_file.location}"
+            f"{export_file.shown}"
         )
     header = "".join(f"{title:>10}" for _, title in COLUMNS)
     lines += ["", f"{'entity':<10}{header}{'seconds':>10}{'rows/s':>10}"]
@@ -152,7 +152,7 @@ def validation_text(report, *, verbose: bool = False) -> str:
     for export_file in report.files:
         lines.append(
             f"  {export_file.name:<18} {_size(export_file.size):>9}  sha256 "
-            f"{(export_file.sha256 or '?')[:12]}  {export_file.location}"
+            f"{(export_file.sha256 or '?')[:12]}  {export_file.shown}"
         )
     header = "".join(f"{title:>10}" for _, title in VALIDATION_COLUMNS)
     lines += ["", f"{'entity':<10}{'state':>12}{header}{'seconds':>9}{'rows/s':>9}"]

@@ -7,6 +7,7 @@ records (``version``, ``metadata``, ``statistics``...) are kept as the file's ``
 
 from __future__ import annotations
 
+import base64
 import collections
 import dataclasses
 import hashlib
@@ -17,10 +18,12 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import ijson
 from django.conf import settings
 
+from config.database import mask_url
 from migrator.errors import SourceError
 
 # File name -> (kind, the top-level key holding the records or None for a top-level array).
@@ -110,9 +113,14 @@ class ExportFile:
     def is_url(self) -> bool:
         return self.location.startswith(("http://", "https://"))
 
+    @property
+    def shown(self) -> str:
+        """The location as it may be printed or logged (a password in a URL masked)."""
+        return mask_url(self.location)
+
     def open(self) -> TrackedReader:
         if self.is_url:
-            return TrackedReader(_open_url(self.location), self.location)
+            return TrackedReader(_open_url(self.location), self.shown)
         try:
             return TrackedReader(open(self.location, "rb"), self.location)
         except OSError as exc:
@@ -123,15 +131,29 @@ class ExportFile:
     def describe(self) -> dict:
         return {
             "file": self.name,
-            "location": self.location,
+            "location": self.shown,
             "size": self.size,
             "sha256": self.sha256,
         }
 
 
-def _open_url(url: str):
+def _request(url: str, method: str = "GET") -> urllib.request.Request:
+    """A request for ``url``; credentials in it (https://user:token@host/...) become a Basic
+    Authorization header, since urllib does not take them from the URL."""
+    parts = urlsplit(url)
+    headers = dict(HEADERS)
+    if parts.username is not None:
+        credentials = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+        headers["Authorization"] = "Basic " + base64.b64encode(credentials.encode()).decode()
+        netloc = parts.hostname + (f":{parts.port}" if parts.port else "")
+        url = urlunsplit(parts._replace(netloc=netloc))
     # resolve() only builds http(s) locations: no file:// or custom schemes reach urlopen.
-    request = urllib.request.Request(url, headers=HEADERS)  # noqa: S310
+    return urllib.request.Request(url, method=method, headers=headers)  # noqa: S310
+
+
+def _open_url(url: str):
+    request = _request(url)
+    url = mask_url(url)  # from here on, only for messages
     try:
         return urllib.request.urlopen(request, timeout=settings.JSON_EXPORT_TIMEOUT)  # noqa: S310
     except urllib.error.HTTPError as exc:
@@ -146,7 +168,8 @@ def _open_url(url: str):
 
 
 def _url_exists(url: str) -> bool:
-    request = urllib.request.Request(url, method="HEAD", headers=HEADERS)  # noqa: S310
+    request = _request(url, method="HEAD")
+    url = mask_url(url)  # from here on, only for messages
     try:
         with urllib.request.urlopen(request, timeout=settings.JSON_EXPORT_TIMEOUT):  # noqa: S310
             return True

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import getpass
+import logging
 import random
 import time
 from collections.abc import Iterable
@@ -25,9 +26,12 @@ from django.utils import timezone
 
 from catalog.models import Model, ModelStatus, Provider
 from catalog.serializers import MODEL_COLUMNS, PROVIDER_COLUMNS, STATUS_COLUMNS
+from config.database import mask_url
 from migrator import mapping, source
 from migrator.compare import values_equal
 from migrator.models import Entity, RejectedRecord, ValidationRun
+
+logger = logging.getLogger(__name__)
 
 ENTITIES = (Entity.PROVIDERS, Entity.MODELS, Entity.STATUSES)
 BATCH_SIZE = 5000
@@ -232,7 +236,7 @@ class Validation:
         self.run_record = ValidationRun.objects.create(
             actor=options.actor or _os_user(),
             arguments={
-                "sources": list(options.sources),
+                "sources": [mask_url(s) for s in options.sources],
                 "entities": sorted(options.entities),
                 "deep": options.deep,
                 "strict": options.strict,
@@ -249,6 +253,7 @@ class Validation:
             self._check_integrity()
         except Exception as exc:
             self.run_record.error = str(exc)
+            logger.error("event=validation_failed run=%s error=%r", self.run_record.pk, str(exc))
             self.run_record.finished_at = timezone.now()
             self.run_record.sources = [f.describe() for f in self.files]
             self.run_record.save()
@@ -298,6 +303,16 @@ class Validation:
         run.differences = [d.as_dict() for d in self.differences[: max(options.limit, 100)]]
         run.warnings = self.warnings
         run.save()
+        logger.info(
+            "event=validation_finished run=%s passed=%s complete=%s differences=%s mode=%s "
+            "sources=%s",
+            run.pk,
+            passed,
+            complete,
+            self.difference_count,
+            "deep" if options.deep else "fast",
+            ",".join(f.shown for f in self.files),
+        )
         return Report(
             run=run,
             options=options,

@@ -72,6 +72,7 @@ def scratch_database(tmp_path):
 
     def make() -> str:
         if not IS_POSTGRES:
+            created.append(None)
             return f"sqlite:///{tmp_path / f'scratch{len(created)}.sqlite3'}"
         import uuid
 
@@ -82,7 +83,7 @@ def scratch_database(tmp_path):
         return _postgres_url(name)
 
     yield make
-    for name in created:
+    for name in filter(None, created):
         with _postgres_admin() as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
