@@ -6,7 +6,17 @@ from django.contrib import admin, messages
 from django.utils.html import format_html
 
 from migrator.errors import MigratorError
-from migrator.models import BackfillRun, PrunedRow, RejectedRecord, ValidationRun
+from migrator.models import (
+    AuditEntry,
+    BackendState,
+    BackfillRun,
+    PendingWrite,
+    PrunedRow,
+    RejectedRecord,
+    ShadowMismatch,
+    StoreWriteStats,
+    ValidationRun,
+)
 from migrator.services import pruned_rows_restore
 
 
@@ -25,6 +35,16 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 def pretty_json(value) -> str:
     return format_html("<pre>{}</pre>", json.dumps(value, indent=2, sort_keys=True, default=str))
+
+
+def json_display(field: str, description: str | None = None):
+    """A read-only admin field showing the JSON in ``field``, indented."""
+
+    @admin.display(description=description or field.replace("_", " "))
+    def display(self, obj):
+        return pretty_json(getattr(obj, field))
+
+    return display
 
 
 @admin.register(BackfillRun)
@@ -53,21 +73,10 @@ class BackfillRunAdmin(ReadOnlyAdmin):
         ]
         return " / ".join(map(str, sums))
 
-    @admin.display(description="arguments")
-    def arguments_json(self, run):
-        return pretty_json(run.arguments)
-
-    @admin.display(description="sources")
-    def sources_json(self, run):
-        return pretty_json(run.sources)
-
-    @admin.display(description="counts")
-    def counts_json(self, run):
-        return pretty_json(run.counts)
-
-    @admin.display(description="committed batches")
-    def committed_batches_json(self, run):
-        return pretty_json(run.committed_batches)
+    arguments_json = json_display("arguments")
+    sources_json = json_display("sources")
+    counts_json = json_display("counts")
+    committed_batches_json = json_display("committed_batches")
 
 
 @admin.register(RejectedRecord)
@@ -104,9 +113,7 @@ class RejectedRecordAdmin(ReadOnlyAdmin):
     exclude = ("raw",)
     show_full_result_count = False
 
-    @admin.display(description="record as the export holds it")
-    def raw_json(self, reject):
-        return pretty_json(reject.raw)
+    raw_json = json_display("raw", "record as the export holds it")
 
     def has_delete_permission(self, request, obj=None):
         # Dropping a reject on purpose (it will never load) is an operator's decision.
@@ -123,9 +130,7 @@ class PrunedRowAdmin(ReadOnlyAdmin):
     exclude = ("row",)
     actions = ["restore"]
 
-    @admin.display(description="row")
-    def row_json(self, pruned):
-        return pretty_json(pruned.row)
+    row_json = json_display("row")
 
     @admin.action(description="Restore the selected rows (undo the prune)")
     def restore(self, request, queryset):
@@ -167,22 +172,74 @@ class ValidationRunAdmin(ReadOnlyAdmin):
             for c in run.counts.values()
         )
 
-    @admin.display(description="arguments")
-    def arguments_json(self, run):
-        return pretty_json(run.arguments)
+    arguments_json = json_display("arguments")
+    sources_json = json_display("sources")
+    counts_json = json_display("counts")
+    differences_json = json_display("differences", "first differences")
+    warnings_json = json_display("warnings")
 
-    @admin.display(description="sources")
-    def sources_json(self, run):
-        return pretty_json(run.sources)
 
-    @admin.display(description="counts")
-    def counts_json(self, run):
-        return pretty_json(run.counts)
+@admin.register(BackendState)
+class BackendStateAdmin(ReadOnlyAdmin):
+    """The live state, to look at: change it with `manage.py switch_backend` (audited)."""
 
-    @admin.display(description="first differences")
-    def differences_json(self, run):
-        return pretty_json(run.differences)
+    list_display = (
+        "active",
+        "previous",
+        "dual_write",
+        "canary_enabled",
+        "canary_percent",
+        "shadow_enabled",
+        "auto_rollback",
+        "version",
+        "updated_at",
+    )
 
-    @admin.display(description="warnings")
-    def warnings_json(self, run):
-        return pretty_json(run.warnings)
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(ReadOnlyAdmin):
+    list_display = ("at", "actor", "action", "forced", "reason")
+    list_filter = ("action", "forced")
+    search_fields = ("actor", "reason")
+    readonly_fields = ("at", "actor", "action", "forced", "reason", "before_json", "after_json")
+    exclude = ("before", "after")
+    before_json = json_display("before", "state before")
+    after_json = json_display("after", "state after")
+
+
+@admin.register(StoreWriteStats)
+class StoreWriteStatsAdmin(ReadOnlyAdmin):
+    list_display = (
+        "store",
+        "attempted",
+        "succeeded",
+        "success_rate",
+        "last_error",
+        "last_error_at",
+    )
+
+    @admin.display(description="success rate")
+    def success_rate(self, stats):
+        return f"{stats.succeeded / stats.attempted:.2%}" if stats.attempted else "-"
+
+
+@admin.register(PendingWrite)
+class PendingWriteAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "store", "attempts", "last_attempt_at", "last_error")
+    list_filter = ("store",)
+    readonly_fields = (
+        "created_at",
+        "store",
+        "attempts",
+        "last_attempt_at",
+        "last_error",
+        "operation_json",
+    )
+    exclude = ("operation",)
+    operation_json = json_display("operation")
+
+
+@admin.register(ShadowMismatch)
+class ShadowMismatchAdmin(ReadOnlyAdmin):
+    list_display = ("at", "path", "serving")
+    readonly_fields = ("at", "path", "serving", "difference")

@@ -7,6 +7,7 @@ from django.views.decorators.http import require_GET
 
 from catalog.serializers import format_timestamp
 from migrator import runtime, writes
+from migrator.errors import first_line
 from migrator.fallback import incidents
 from migrator.models import Backend, ShadowStats, StoreWriteStats
 
@@ -20,7 +21,7 @@ def dual_write_stats(request):
         rows = {row.store: row for row in StoreWriteStats.objects.all()}
         shadow = ShadowStats.objects.filter(pk=1).first()
     except DatabaseError as exc:
-        rows, shadow, error = {}, None, str(exc).strip().splitlines()[0]
+        rows, shadow, error = {}, None, first_line(exc)
     for name in (Backend.JSON, Backend.DATABASE):
         row = rows.get(name)
         attempted = row.attempted if row else 0

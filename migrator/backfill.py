@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import getpass
 import logging
 import operator
 import sys
@@ -26,6 +25,7 @@ from migrator import mapping, rejects, source, tables
 from migrator.compare import differing_columns
 from migrator.errors import SourceError, TooManyRejects
 from migrator.models import BackfillRun, Entity, PrunedRow, RejectedRecord
+from migrator.runtime import operator_name
 
 logger = logging.getLogger(__name__)
 
@@ -210,7 +210,7 @@ class Backfill:
         options = self.options
         self.run_record = BackfillRun.objects.create(
             dry_run=options.dry_run,
-            actor=options.actor or _os_user(),
+            actor=operator_name(options.actor),
             arguments={
                 "sources": [mask_url(s) for s in options.sources],
                 "batch_size": options.batch_size,
@@ -632,11 +632,10 @@ class Backfill:
         self._check_reject_limit()
 
     def _apply(self, export_file, table, batch, mapper, *, existing=None, counts_as=None):
-        """Classify, map, compare and write one batch of ``table``; returns nothing, counts."""
+        """Classify, map, compare and write one batch of providers or models."""
         counts = self.counts[counts_as or table.entity]
         if existing is None:
-            keys = [item.key for item in batch]
-            existing = tables.existing_keys(table, "slug", keys)
+            existing = tables.existing_keys(table, "slug", [item.key for item in batch])
         inserts, candidates = [], []
         rejected_before = len(self.pending_rejects)
         for item in batch:
@@ -663,13 +662,39 @@ class Backfill:
             else:
                 row["id"] = found[0]
                 candidates.append(row)
+        self._write(table, counts, inserts, candidates, batch, rejected_before)
+
+    def _apply_statuses(self, export_file, batch, *, existing):
+        """_apply for statuses: new rows as tuples (no dict per record on the hot path)."""
+        counts = self.counts[Entity.STATUSES]
+        inserts, candidates = [], []
+        rejected_before = len(self.pending_rejects)
+        for item in batch:
+            found = existing.get(item.key)
+            if found is not None and found[1] == item.digest:
+                counts.unchanged += 1
+                continue
+            values = self._status_values(export_file, item)
+            if values is None:
+                continue
+            if found is None:
+                inserts.append((item.key[0], *values, item.digest))
+            else:
+                row = dict(zip(STATUS_ROW, values, strict=True))
+                row.update(model_id=item.key[0], source_hash=item.digest, id=found[0])
+                candidates.append(row)
+        self._write(tables.STATUSES, counts, inserts, candidates, batch, rejected_before)
+
+    def _write(self, table, counts, inserts, candidates, batch, rejected_before):
+        """Compare the candidates, count, and (unless a dry run) write the batch."""
         updates, rehash = self._compare(table, candidates)
         counts.inserted += len(inserts)
         counts.updated += len(updates)
         counts.unchanged += len(rehash)
         if self.options.dry_run:
-            for row in inserts:
-                self._remember_id(table, row, self._placeholder())
+            if table is not tables.STATUSES:
+                for row in inserts:
+                    self._remember_id(table, row, self._placeholder())
             return
         tables.insert(table, inserts, self.now)
         tables.update(table, updates, self.now)
@@ -694,36 +719,6 @@ class Backfill:
         if resolved:
             rejects.rejects_resolve(entity, resolved)
             known.difference_update(resolved)
-
-    def _apply_statuses(self, export_file, batch, *, existing):
-        """_apply for statuses, on tuples: the same outcome, without a dict per record."""
-        counts = self.counts[Entity.STATUSES]
-        new, candidates = [], []
-        rejected_before = len(self.pending_rejects)
-        for item in batch:
-            found = existing.get(item.key)
-            if found is not None and found[1] == item.digest:
-                counts.unchanged += 1
-                continue
-            values = self._status_values(export_file, item)
-            if values is None:
-                continue
-            if found is None:
-                new.append((item.key[0], *values, item.digest))
-            else:
-                row = dict(zip(STATUS_ROW, values, strict=True))
-                row.update(model_id=item.key[0], source_hash=item.digest, id=found[0])
-                candidates.append(row)
-        updates, rehash = self._compare(tables.STATUSES, candidates)
-        counts.inserted += len(new)
-        counts.updated += len(updates)
-        counts.unchanged += len(rehash)
-        if self.options.dry_run:
-            return
-        tables.insert(tables.STATUSES, new, self.now)
-        tables.update(tables.STATUSES, updates, self.now)
-        tables.set_hashes(tables.STATUSES, rehash)
-        self._resolve_rejects(Entity.STATUSES, batch, rejected_before)
 
     def _compare(self, table, candidates):
         if not candidates:
@@ -1002,10 +997,3 @@ def _map_embedded_provider(item: Item) -> dict:
 def _model_key(raw, position: str) -> str:
     source_id = raw.get("id") if isinstance(raw, dict) else None
     return f"id {source_id}" if isinstance(source_id, str) and source_id else position
-
-
-def _os_user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no passwd entry (containers)
-        return ""

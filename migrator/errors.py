@@ -1,6 +1,20 @@
 """The migrator's own exceptions; commands turn them into CommandError, views into HTTP errors."""
 
 
+def first_line(exc: BaseException) -> str:
+    """An exception's message, first line only (drivers add hints and context below it)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def database_error_message(exc: BaseException) -> str:
+    """What an operator command says when the database fails (never the URL or password)."""
+    return (
+        f"database error: {first_line(exc)}. Check DATABASE_URL (or DIRECT_URL) and that "
+        "`manage.py migrate` ran."
+    )
+
+
 class MigratorError(Exception):
     """Base of every error the migrator reports to an operator."""
 

@@ -16,6 +16,8 @@ from pathlib import Path
 
 from django.conf import settings
 
+from migrator.errors import first_line
+
 
 def path() -> Path:
     return Path(settings.WRITE_JOURNAL_DIR) / "database.jsonl"
@@ -73,7 +75,7 @@ def replay(apply: Callable[[dict], None]) -> tuple[int, int, str]:
             try:
                 apply(entry)
             except Exception as exc:  # the store is still failing: keep the rest for later
-                error = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+                error = first_line(exc)
                 break
             applied += 1
         left = pending[applied:]

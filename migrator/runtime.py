@@ -10,6 +10,7 @@ saw, or the environment's defaults (DATA_BACKEND, DUAL_WRITE) if it never saw on
 from __future__ import annotations
 
 import dataclasses
+import getpass
 import logging
 import threading
 import time
@@ -17,6 +18,7 @@ import time
 from django.conf import settings
 from django.db import DatabaseError, transaction
 
+from migrator.errors import first_line
 from migrator.models import AuditEntry, Backend, BackendState
 
 logger = logging.getLogger(__name__)
@@ -104,7 +106,7 @@ def current_state() -> State:
             if not _unreadable_logged:
                 logger.warning(
                     "event=state_unreadable error=%r keeping=%s",
-                    _first_line(exc),
+                    first_line(exc),
                     "last-seen" if _cached else "environment",
                 )
                 _unreadable_logged = True
@@ -125,9 +127,14 @@ def forget_state() -> None:
         _cached = None
 
 
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+def operator_name(given: str | None = None) -> str:
+    """Who runs an operator command: ``--actor``, else the OS user."""
+    if given:
+        return given
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (some containers)
+        return "unknown"
 
 
 def state_change(*, action: str, reason: str, actor: str, forced: bool = False, **changes) -> State:

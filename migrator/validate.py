@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import getpass
 import logging
 import random
 import time
@@ -30,6 +29,7 @@ from config.database import mask_url
 from migrator import mapping, source
 from migrator.compare import values_equal
 from migrator.models import Entity, RejectedRecord, ValidationRun
+from migrator.runtime import operator_name
 
 logger = logging.getLogger(__name__)
 
@@ -234,7 +234,7 @@ class Validation:
         files = source.resolve(list(options.sources))
         self.files = [files[kind] for kind in source.KINDS if kind in files]
         self.run_record = ValidationRun.objects.create(
-            actor=options.actor or _os_user(),
+            actor=operator_name(options.actor),
             arguments={
                 "sources": [mask_url(s) for s in options.sources],
                 "entities": sorted(options.entities),
@@ -497,35 +497,59 @@ class Validation:
             self._compare_models(batch[start : start + BATCH_SIZE])
 
     def _compare_models(self, batch):
-        result = self.results[Entity.MODELS]
         slugs = [slug for slug, _, _ in batch]
-        fingerprints = dict(Model.objects.filter(slug__in=slugs).values_list("slug", "source_hash"))
+        stored = {
+            slug: (row_id, digest)
+            for slug, row_id, digest in Model.objects.filter(slug__in=slugs).values_list(
+                "slug", "id", "source_hash"
+            )
+        }
+        to_compare = self._classify(
+            Entity.MODELS,
+            mapping.map_model,
+            ((slug, position, raw, stored.get(slug)) for slug, position, raw in batch),
+        )
+        rows = Model.objects.values("id", *MODEL_COLUMNS, provider_slug=F("provider__slug"))
+        self._compare_rows(Entity.MODELS, to_compare, rows)
+
+    def _classify(self, entity, mapper, items) -> list[tuple]:
+        """``items``: (key, position, raw record, (row id, fingerprint) or None). Counts the
+        matches (fingerprint equal, unless --deep) and the missing; returns what must be compared
+        field by field, as (row id, key, mapped record)."""
+        result = self.results[entity]
         to_compare = []
-        for slug, position, raw in batch:
-            digest = fingerprints.get(slug)
-            if digest is not None and not self.options.deep and digest == mapping.source_hash(raw):
+        for key, position, raw, stored in items:
+            if (
+                stored is not None
+                and not self.options.deep
+                and stored[1] == mapping.source_hash(raw)
+            ):
                 result.matched += 1
                 continue
             try:
-                expected = mapping.map_model(raw)
+                expected = mapper(raw)
             except mapping.RecordError as exc:
-                self._unloaded(Entity.MODELS, position, f"invalid record: {exc}")
+                self._unloaded(entity, position, f"invalid record: {exc}")
                 continue
-            if digest is None:
-                if not self._excused(Entity.MODELS, position):
-                    self._differ("missing", Entity.MODELS, slug)
+            if stored is None:
+                if not self._excused(entity, position):
+                    self._differ("missing", entity, key)
                 continue
-            to_compare.append((slug, expected))
-        rows = {
-            row["slug"]: row
-            for row in Model.objects.filter(slug__in=[slug for slug, _ in to_compare]).values(
-                *MODEL_COLUMNS, provider_slug=F("provider__slug")
-            )
-        }
-        for slug, expected in to_compare:
-            changes = self._changes(Entity.MODELS, expected, rows[slug])
+            to_compare.append((stored[0], key, expected))
+        return to_compare
+
+    def _compare_rows(self, entity, to_compare, rows):
+        """Field by field, against ``rows`` (a values() queryset) read by id a page at a time."""
+        ids = [row_id for row_id, _, _ in to_compare]
+        by_id = {}
+        for start in range(0, len(ids), SCAN_PAGE):
+            for row in rows.filter(id__in=ids[start : start + SCAN_PAGE]):
+                by_id[row["id"]] = row
+        result = self.results[entity]
+        for row_id, key, expected in to_compare:
+            changes = self._changes(entity, expected, by_id[row_id])
             if changes:
-                self._differ("changed", Entity.MODELS, slug, changes)
+                self._differ("changed", entity, key, changes)
             else:
                 result.matched += 1
 
@@ -591,8 +615,6 @@ class Validation:
 
     def _statuses_batch(self, candidates, model_ids):
         """Compare one batch: fingerprints first, then field by field where they differ."""
-        result = self.results[Entity.STATUSES]
-        deep = self.options.deep
         keyed = []  # (model_id, region, key, position, raw)
         for model_slug, position, raw, problem in candidates:
             region = None
@@ -624,36 +646,18 @@ class Validation:
                 model_id__in=batch_models
             ).values_list("model_id", "region", "id", "source_hash")
         }
-        listed, to_compare = set(), []
-        for model_id, region, key, position, raw in keyed:
-            pair = (model_id, region)
-            listed.add(pair)
-            found = stored.get(pair)
-            if found is not None and not deep and found[1] == mapping.source_hash(raw):
-                result.matched += 1
-                continue
-            try:
-                expected = mapping.map_status(raw)
-            except mapping.RecordError as exc:
-                self._unloaded(Entity.STATUSES, position, f"invalid record: {exc}")
-                continue
-            if found is None:
-                if not self._excused(Entity.STATUSES, position):
-                    self._differ("missing", Entity.STATUSES, key)
-                continue
-            to_compare.append((found[0], key, expected))
-        rows = {}
-        ids = [row_id for row_id, _, _ in to_compare]
-        for start in range(0, len(ids), SCAN_PAGE):
-            chunk = ModelStatus.objects.filter(id__in=ids[start : start + SCAN_PAGE])
-            for row in chunk.values("id", *STATUS_COLUMNS):
-                rows[row["id"]] = row
-        for row_id, key, expected in to_compare:
-            changes = self._changes(Entity.STATUSES, expected, rows[row_id])
-            if changes:
-                self._differ("changed", Entity.STATUSES, key, changes)
-            else:
-                result.matched += 1
+        listed = {(model_id, region) for model_id, region, *_ in keyed}
+        to_compare = self._classify(
+            Entity.STATUSES,
+            mapping.map_status,
+            (
+                (key, position, raw, stored.get((model_id, region)))
+                for model_id, region, key, position, raw in keyed
+            ),
+        )
+        self._compare_rows(
+            Entity.STATUSES, to_compare, ModelStatus.objects.values("id", *STATUS_COLUMNS)
+        )
         if self.options.sample is None:
             slugs = dict(Model.objects.filter(id__in=batch_models).values_list("id", "slug"))
             for pair in sorted(set(stored) - listed, key=lambda p: (slugs[p[0]], p[1])):
@@ -755,10 +759,3 @@ def _keyset(model, field: str):
 
 def _random_keys(model, field: str, size: int) -> list:
     return list(model.objects.order_by("?").values_list(field, flat=True)[:size])
-
-
-def _os_user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return ""

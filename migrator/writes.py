@@ -20,7 +20,7 @@ from django.db.models import F, Min
 from django.utils import timezone
 
 from migrator import journal, runtime
-from migrator.errors import MigratorError
+from migrator.errors import MigratorError, first_line
 from migrator.models import Backend, PendingWrite, StoreWriteStats
 from migrator.stores import WriteRefused, store
 
@@ -85,7 +85,7 @@ def write(operation: dict, *, primary: str | None = None) -> WriteResult:
         raise
     except Exception as exc:
         stats.count(primary, succeeded=False, error=str(exc))
-        raise PrimaryUnavailable(f"{primary} store: {_first_line(exc)}") from exc
+        raise PrimaryUnavailable(f"{primary} store: {first_line(exc)}") from exc
     stats.count(primary, succeeded=True)
     if secondary is not None:
         enqueue(secondary, operation)
@@ -160,7 +160,7 @@ def _drain_table(store_name: str) -> tuple[int, int, str]:
                 try:
                     _apply_queued(store_name, pending.operation)
                 except Exception as exc:
-                    error = _first_line(exc)
+                    error = first_line(exc)
                     PendingWrite.objects.filter(pk=pending.pk).update(
                         attempts=F("attempts") + 1,
                         last_error=error,
@@ -171,7 +171,7 @@ def _drain_table(store_name: str) -> tuple[int, int, str]:
                 applied += 1
         left = PendingWrite.objects.filter(store=store_name).count()
     except DatabaseError as exc:
-        return applied, -1, _first_line(exc)
+        return applied, -1, first_line(exc)
     return applied, left, error
 
 
@@ -194,13 +194,8 @@ def queue_status() -> dict:
             "queue": "database table migrator_pendingwrite",
         }
     except DatabaseError as exc:
-        status[Backend.JSON] = {"queued": None, "oldest": None, "error": _first_line(exc)}
+        status[Backend.JSON] = {"queued": None, "oldest": None, "error": first_line(exc)}
     return status
-
-
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 class Stats:
@@ -217,7 +212,7 @@ class Stats:
             entry[0] += 1
             entry[1] += int(succeeded)
             if error:
-                entry[2], entry[3] = _first_line(Exception(error))[:2000], timezone.now()
+                entry[2], entry[3] = first_line(Exception(error))[:2000], timezone.now()
         self.save()
 
     def save(self) -> None:

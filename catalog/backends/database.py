@@ -8,6 +8,7 @@ from django.db import DatabaseError, connection, transaction
 
 from catalog import selectors
 from catalog.backends.base import BackendUnavailable, CatalogBackend, ModelPage, ModelQuery
+from migrator.errors import first_line
 
 
 def _translated(method):
@@ -22,8 +23,7 @@ def _translated(method):
         except DatabaseError as exc:
             # The driver's message names the failure ("connection refused", "no such table"),
             # never the credentials.
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise BackendUnavailable(f"database: {reason}") from exc
+            raise BackendUnavailable(f"database: {first_line(exc)}") from exc
 
     return wrapper
 

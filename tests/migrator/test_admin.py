@@ -16,10 +16,18 @@ pytestmark = pytest.mark.django_db
         "/admin/migrator/rejectedrecord/",
         "/admin/migrator/prunedrow/",
         "/admin/migrator/rejectedrecord/?entity__exact=statuses",
+        "/admin/migrator/validationrun/",
+        "/admin/migrator/backendstate/",
+        "/admin/migrator/auditentry/",
+        "/admin/migrator/storewritestats/",
+        "/admin/migrator/pendingwrite/",
+        "/admin/migrator/shadowmismatch/",
     ],
 )
 def test_changelists__render_after_a_backfill(admin_client_logged_in, sample_export, url):
     command("backfill_json", str(sample_export))
+    command("validate_migration", str(sample_export))
+    command("switch_backend", "dual-write", "on", "--reason", "admin pages have rows to show")
     response = admin_client_logged_in.get(url)
     assert response.status_code == 200
 

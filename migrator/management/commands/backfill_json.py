@@ -10,7 +10,7 @@ from django.db import DatabaseError
 
 from migrator import source
 from migrator.backfill import DEFAULT_BATCH_SIZE, ENTITIES, Backfill, Options
-from migrator.errors import MigratorError, SourceError
+from migrator.errors import MigratorError, SourceError, database_error_message
 from migrator.reports import backfill_document, backfill_text
 
 
@@ -137,11 +137,7 @@ class Command(BaseCommand):
                 )
             raise CommandError(f"{exc}{advice}", returncode=2) from exc
         except DatabaseError as exc:
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise CommandError(
-                f"database error: {reason}. Check DATABASE_URL and that `manage.py migrate` ran.",
-                returncode=2,
-            ) from exc
+            raise CommandError(database_error_message(exc), returncode=2) from exc
         self._report(result, options)
         if result.rejected:
             raise CommandError(

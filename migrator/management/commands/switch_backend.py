@@ -1,24 +1,19 @@
 """python manage.py switch_backend <status|switch|rollback|canary|dual-write|shadow|replay>."""
 
-import getpass
 import json
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
 from migrator import switch, writes
-from migrator.errors import MigratorError
+from migrator.errors import MigratorError, database_error_message
 from migrator.models import Backend
 from migrator.reports import switch_status_text
+from migrator.runtime import operator_name
 
 
 def _actor(options) -> str:
-    if options.get("actor"):
-        return options["actor"]
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
+    return operator_name(options.get("actor"))
 
 
 class Command(BaseCommand):
@@ -87,8 +82,7 @@ class Command(BaseCommand):
         except (MigratorError, ValueError) as exc:
             raise CommandError(str(exc), returncode=2) from exc
         except DatabaseError as exc:
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise CommandError(f"database error: {reason}", returncode=2) from exc
+            raise CommandError(database_error_message(exc), returncode=2) from exc
 
     def _done(self, state, what):
         self.stdout.write(self.style.SUCCESS(what))

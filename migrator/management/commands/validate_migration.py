@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
 from migrator import source
-from migrator.errors import MigratorError
+from migrator.errors import MigratorError, database_error_message
 from migrator.reports import validation_text
 from migrator.validate import ENTITIES, Options, Validation
 
@@ -83,11 +83,7 @@ class Command(BaseCommand):
         except MigratorError as exc:
             raise CommandError(str(exc), returncode=2) from exc
         except DatabaseError as exc:
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise CommandError(
-                f"database error: {reason}. Check DATABASE_URL and that `manage.py migrate` ran.",
-                returncode=2,
-            ) from exc
+            raise CommandError(database_error_message(exc), returncode=2) from exc
         document = report.as_dict()
         if options["output"]:
             Path(options["output"]).write_text(json.dumps(document, indent=2, default=str))
