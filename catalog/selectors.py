@@ -11,7 +11,6 @@ from collections import defaultdict
 
 from django.db import connection
 from django.db.models import (
-    Avg,
     Case,
     Count,
     F,
@@ -26,6 +25,7 @@ from django.db.models import (
 from django.db.models.functions import Collate
 
 from catalog import serializers
+from catalog.aggregates import ExactMean
 from catalog.backends.base import ModelPage, ModelQuery
 from catalog.models import GLOBAL_REGION, STATUS_SEVERITY, Model, ModelStatus, Provider
 
@@ -50,10 +50,6 @@ def headline_status_subquery():
         .values("status")[:1]
     )
     return Subquery(rows)
-
-
-def _round(value):
-    return None if value is None else round(value, 2)
 
 
 def _filtered_models(query: ModelQuery):
@@ -151,7 +147,7 @@ def provider_list() -> list[dict]:
     availability = {
         row["provider_id"]: row["avg"]
         for row in ModelStatus.objects.values(provider_id=F("model__provider_id")).annotate(
-            avg=Avg("availability")
+            avg=ExactMean("availability")
         )
     }
     providers = Provider.objects.order_by(_text("slug")).values("id", *serializers.PROVIDER_COLUMNS)
@@ -160,7 +156,7 @@ def provider_list() -> list[dict]:
             row,
             model_count=counts.get(row["id"], {}).get("total", 0),
             active_model_count=counts.get(row["id"], {}).get("active", 0),
-            avg_availability=_round(availability.get(row["id"])),
+            avg_availability=availability.get(row["id"]),
         )
         for row in providers
     ]
@@ -171,7 +167,7 @@ def status_summary() -> dict:
         total=Count("id"), active=Count("id", filter=Q(is_active=True))
     )
     statuses = ModelStatus.objects.aggregate(
-        total=Count("id"), avg=Avg("availability"), last=Max("checked_at")
+        total=Count("id"), avg=ExactMean("availability"), last=Max("checked_at")
     )
     headline_counts = {
         row["headline"]: row["n"]
@@ -187,6 +183,6 @@ def status_summary() -> dict:
         active_models=models["active"],
         statuses=statuses["total"],
         headline_counts=headline_counts,
-        avg_availability=_round(statuses["avg"]),
+        avg_availability=statuses["avg"],
         last_update=statuses["last"],
     )

@@ -73,12 +73,6 @@ def _number(value):
     return float(value) if isinstance(value, Decimal) else value
 
 
-def average(values) -> float | None:
-    """The mean rounded to two decimals, None for no values (the API's ``avgAvailability``)."""
-    values = [v for v in values if v is not None]
-    return round(sum(values) / len(values), 2) if values else None
-
-
 def headline_key(status: dict):
     """Sort key putting a model's headline status first: the worst, ``global`` before regions."""
     return (-STATUS_SEVERITY[status["status"]], status["region"] != GLOBAL_REGION, status["region"])

@@ -141,6 +141,8 @@ if JSON_EXPORT_URL and urlsplit(JSON_EXPORT_URL).scheme not in ("http", "https")
     )
 # Seconds to wait on the export's host (connect and each read) before giving up.
 JSON_EXPORT_TIMEOUT = env.float("JSON_EXPORT_TIMEOUT", default=30.0)
+# backfill_json reads and maps statuses in a second (forked) process, beside the one that writes.
+BACKFILL_PARALLEL = env.bool("BACKFILL_PARALLEL", default=True)
 # Seconds each worker trusts the backend state it last read (a switch reaches every worker
 # within this time).
 BACKEND_STATE_TTL = env.float("BACKEND_STATE_TTL", default=1.0)

@@ -12,16 +12,15 @@ import contextlib
 import dataclasses
 import logging
 import operator
-import sys
 import time
 from collections.abc import Callable, Iterable
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from catalog.models import GLOBAL_REGION, Model, ModelStatus, Provider
+from catalog.models import Model, ModelStatus, Provider
 from config.database import mask_url
-from migrator import mapping, rejects, source, tables
+from migrator import mapping, rejects, source, statuses, tables
 from migrator.compare import differing_columns
 from migrator.errors import SourceError, TooManyRejects
 from migrator.models import BackfillRun, Entity, PrunedRow, RejectedRecord
@@ -73,89 +72,20 @@ class Options:
     actor: str = ""
 
 
+@dataclasses.dataclass(slots=True)
 class Item:
-    """One source record on its way to a row.
+    """One provider or model record on its way to a row (statuses travel as tuples)."""
 
-    Its names (reject-queue key, position in the file) are only needed when something goes
-    wrong, so for statuses they are built on demand: a million records pay nothing for them.
-    """
-
-    __slots__ = ("_position", "_record_key", "digest", "index", "key", "listed", "raw", "slug")
-
-    def __init__(
-        self, key, raw, digest, *, record_key=None, position=None, slug=None, index=0, listed=False
-    ):
-        self.key = key  # natural key: a slug, or (model id, region)
-        self.raw = raw
-        self.digest = digest
-        self._record_key = record_key
-        self._position = position
-        self.slug = slug  # statuses: the model slug; models: the provider slug
-        self.index = index
-        self.listed = listed
-
-    @property
-    def record_key(self) -> str:
-        return self._record_key or f"{self.slug}@{self.key[1]}"
-
-    @property
-    def position(self) -> str:
-        if self._position is None:
-            self._position = f"{self.slug}[{self.index}]" if self.listed else self.slug
-        return self._position
+    key: str  # the natural key: a slug
+    raw: object
+    digest: str
+    record_key: str  # its name in the reject queue
+    position: str
+    slug: str | None = None  # models: the provider's slug
 
     @property
     def context(self) -> dict:
-        if isinstance(self.key, tuple):
-            return {"model_slug": self.slug}
         return {"provider_slug": self.slug} if self.slug else {}
-
-
-class _Stream:
-    """One batch of a first load on PostgreSQL: its transaction, with a COPY left open that
-    takes each row as soon as it is parsed and mapped, so that the server indexes rows while
-    this process reads the next ones. Rejects are stored and the batch committed at the end."""
-
-    def __init__(self, backfill: Backfill, export_file):
-        self.backfill = backfill
-        self.export_file = export_file
-        self.snapshot = backfill._snapshot()
-        self.inserted = 0
-        self.transaction = contextlib.ExitStack()
-        self.transaction.enter_context(transaction.atomic())
-        tables.check_constraints_now()
-        self.copy = contextlib.ExitStack()
-        self._write = self.copy.enter_context(tables.copy_into(tables.STATUSES, backfill.now))
-        self.open = True
-
-    def write(self, items: list[Item]):
-        backfill = self.backfill
-        for item in items:
-            values = backfill._status_values(self.export_file, item)
-            if values is not None:
-                self._write((item.key[0], *values, item.digest))
-                self.inserted += 1
-
-    def commit(self):
-        self.open = False
-        backfill = self.backfill
-        try:
-            self.copy.close()
-            if backfill.pending_rejects:
-                rejects.rejects_store(backfill.pending_rejects, run=backfill.run_record)
-        except BaseException:
-            self.transaction.__exit__(*sys.exc_info())
-            raise
-        self.transaction.close()
-        backfill.counts[Entity.STATUSES].inserted += self.inserted
-        backfill.pending_rejects = []
-        backfill.committed[self.export_file.name] += 1
-        backfill._check_reject_limit()
-
-    def abort(self, *exc_info):
-        self.open = False
-        self.copy.__exit__(*exc_info)
-        self.transaction.__exit__(*exc_info)
 
 
 @dataclasses.dataclass
@@ -412,131 +342,33 @@ class Backfill:
         self._flush_models(export_file, batch)
 
     def _statuses(self, export_file):
-        """The hot path (millions of records): cheap checks inline, anything odd to _odd_status.
-
-        A first load into an empty table on PostgreSQL streams each batch into an open COPY as
-        it is parsed (see _Stream); otherwise batches are collected, looked up and applied."""
+        """Statuses are read, checked and mapped by a second process (migrator.statuses); this
+        one writes each batch while that one reads the next."""
         self.model_ids = dict(Model.objects.values_list("slug", "id")) | self.model_ids
         self.statuses_were_empty = tables.is_empty(tables.STATUSES)
-        model_ids = self.model_ids
-        seen_slugs: set[str] = set()
+        self.committed.setdefault(export_file.name, 0)
         counts = self.counts[Entity.STATUSES]
-        batch: list[Item] = []
-        batch_models: list[int] = []
-        digest = mapping.source_hash
-        stream = None
-        try:
-            for model_slug, value in self._records(export_file):
-                listed = type(value) is list
-                records = value if listed else (value,)
-                counts.read += len(records)
-                model_id = model_ids.get(model_slug)
-                if model_id is None or model_slug in seen_slugs:
-                    self._reject_statuses(export_file, model_slug, records, listed, model_id)
-                    continue
-                seen_slugs.add(model_slug)
-                regions = set()
-                start = len(batch)
-                for index, raw in enumerate(records):
-                    region = raw.get("region") if type(raw) is dict else ""
-                    if region is None:
-                        region = GLOBAL_REGION
-                    if type(region) is not str or not region or region in regions:
-                        self._odd_status(export_file, model_slug, index, listed, raw, regions)
-                        continue
-                    regions.add(region)
-                    batch.append(
-                        Item(
-                            (model_id, region),
-                            raw,
-                            digest(raw),
-                            slug=model_slug,
-                            index=index,
-                            listed=listed,
-                        )
-                    )
-                batch_models.append(model_id)
-                self.status_models_in_file.add(model_id)
-                if self._streams():
-                    stream = stream or _Stream(self, export_file)
-                    stream.write(batch[start:])
-                if len(batch) >= self.options.batch_size:
-                    stream = self._end_batch(export_file, stream, batch, batch_models)
-                    batch, batch_models = [], []
-            self._end_batch(export_file, stream, batch, batch_models)
-        except BaseException:
-            if stream is not None and stream.open:
-                stream.abort(*sys.exc_info())
-            raise
-
-    def _streams(self) -> bool:
-        return (
-            self.statuses_were_empty
-            and not self.options.dry_run
-            and connection.vendor == "postgresql"
-        )
-
-    def _end_batch(self, export_file, stream, batch, batch_models) -> None:
-        if stream is None:
-            self._flush_statuses(export_file, batch, batch_models)
-            return None
-        try:
-            stream.commit()
-        except IntegrityError:
-            # A concurrent writer added a row of this batch: do it again the careful way.
-            self._restore(stream.snapshot)
-            self.statuses_were_empty = False
-            self._flush_statuses(export_file, batch, batch_models)
-        return None
-
-    def _reject_statuses(self, export_file, model_slug, records, listed, model_id):
-        """Every status under a key that names no model, or a key seen before."""
-        for index, raw in enumerate(records):
-            position = f"{model_slug}[{index}]" if listed else model_slug
-            try:
-                region = mapping.status_region(raw)
-            except mapping.RecordError:
-                region = f"#{index}"
-            if model_id is None:
-                record_key = f"{model_slug}@{region}"
-                problem = (
-                    f"unknown model {model_slug!r}: no model has this slug (absent from "
-                    "models.json or rejected there); retried by --retry-failed"
-                )
-            else:
-                record_key = f"{model_slug}@{region} {position} duplicate"
-                problem = f"duplicate key {model_slug!r} in statuses (the first one loads)"
-            self._reject_record(
-                export_file,
-                Entity.STATUSES,
-                record_key,
-                position,
-                raw,
-                mapping.RecordError(problem),
-                {"model_slug": model_slug},
-            )
-
-    def _odd_status(self, export_file, model_slug, index, listed, raw, regions):
-        """A status that is not an object, has a bad region, or repeats a region."""
-        position = f"{model_slug}[{index}]" if listed else model_slug
-        try:
-            mapping.map_status(raw)  # raises with the precise reason for a bad record
-            region = mapping.status_region(raw)
-            error = mapping.RecordError(
-                f"region {region!r} appears twice for {model_slug!r}", "region"
-            )
-            record_key = f"{model_slug}@{region} {position}"
-        except mapping.RecordError as exc:
-            error, record_key = exc, f"{position} ({exc.field or 'record'})"
-        self._reject_record(
+        preparer = statuses.Preparer(
             export_file,
-            Entity.STATUSES,
-            record_key,
-            position,
-            raw,
-            error,
-            {"model_slug": model_slug},
+            self.model_ids,
+            self.options.batch_size,
+            self.now,
+            ready=tables.ready_converter(STATUS_ROW),
         )
+        for message in statuses.prepared(preparer):
+            if isinstance(message, statuses.Finished):
+                export_file.envelope = message.envelope
+                export_file.size, export_file.sha256 = message.size, message.sha256
+                break
+            counts.read += message.read
+            counts.warnings += message.warning_count
+            self.warnings += message.warnings[: MAX_EXAMPLES - len(self.warnings)]
+            for reject in message.rejects:
+                self._queue_reject(reject)
+            self.status_models_in_file.update(message.models)
+            if self.progress is not None:
+                self.progress(export_file, message.bytes_read)
+            self._flush_statuses(export_file, message.items, message.models)
 
     # --- batches ------------------------------------------------------------------------------
 
@@ -572,7 +404,8 @@ class Backfill:
                 )
             self._apply(export_file, tables.MODELS, batch, self._map_model)
 
-    def _flush_statuses(self, export_file, batch: list[Item], model_ids: list[int]):
+    def _flush_statuses(self, export_file, batch: list[tuple], model_ids: list[int]):
+        """One batch of prepared statuses: (model id, region, fingerprint, values) each."""
         if not batch and not model_ids and not self.pending_rejects:
             return
         if self.statuses_were_empty:
@@ -591,7 +424,7 @@ class Backfill:
         real_ids = [m for m in model_ids if m > 0]
         if real_ids:
             existing = tables.existing_keys(tables.STATUSES, "model_id", real_ids)
-        listed = {item.key for item in batch}
+        listed = {(model_id, region) for model_id, region, _, _ in batch}
         absent = [row_id for key, (row_id, _) in existing.items() if key not in listed]
         with self._batch(export_file):
             self._apply_statuses(export_file, batch, existing=existing)
@@ -664,28 +497,44 @@ class Backfill:
                 candidates.append(row)
         self._write(table, counts, inserts, candidates, batch, rejected_before)
 
-    def _apply_statuses(self, export_file, batch, *, existing):
-        """_apply for statuses: new rows as tuples (no dict per record on the hot path)."""
+    def _apply_statuses(self, export_file, batch, *, existing, record_keys=None):
+        """_apply for prepared statuses: new rows go as tuples (no dict per record)."""
         counts = self.counts[Entity.STATUSES]
         inserts, candidates = [], []
         rejected_before = len(self.pending_rejects)
-        for item in batch:
-            found = existing.get(item.key)
-            if found is not None and found[1] == item.digest:
+        for model_id, region, digest, values in batch:
+            found = existing.get((model_id, region))
+            if found is not None and found[1] == digest:
                 counts.unchanged += 1
-                continue
-            values = self._status_values(export_file, item)
-            if values is None:
-                continue
-            if found is None:
-                inserts.append((item.key[0], *values, item.digest))
+            elif found is None:
+                inserts.append((model_id, *values, digest))
             else:
-                row = dict(zip(STATUS_ROW, values, strict=True))
-                row.update(model_id=item.key[0], source_hash=item.digest, id=found[0])
+                row = tables.python_values(STATUS_ROW, values)
+                row.update(model_id=model_id, source_hash=digest, id=found[0])
                 candidates.append(row)
-        self._write(tables.STATUSES, counts, inserts, candidates, batch, rejected_before)
+        self._write(
+            tables.STATUSES,
+            counts,
+            inserts,
+            candidates,
+            batch,
+            rejected_before,
+            record_keys=record_keys,
+            ready=True,
+        )
 
-    def _write(self, table, counts, inserts, candidates, batch, rejected_before):
+    def _write(
+        self,
+        table,
+        counts,
+        inserts,
+        candidates,
+        batch,
+        rejected_before,
+        *,
+        record_keys=None,
+        ready=False,
+    ):
         """Compare the candidates, count, and (unless a dry run) write the batch."""
         updates, rehash = self._compare(table, candidates)
         counts.inserted += len(inserts)
@@ -696,26 +545,29 @@ class Backfill:
                 for row in inserts:
                     self._remember_id(table, row, self._placeholder())
             return
-        tables.insert(table, inserts, self.now)
+        tables.insert(table, inserts, self.now, ready=ready)
         tables.update(table, updates, self.now)
         tables.set_hashes(table, rehash)
         if inserts and table is not tables.STATUSES:
             slugs = [row["slug"] for row in inserts]
             for slug, (row_id, _) in tables.existing_keys(table, "slug", slugs).items():
                 self._remember_id(table, {"slug": slug}, row_id)
-        self._resolve_rejects(table.entity, batch, rejected_before)
+        self._resolve_rejects(table.entity, batch, rejected_before, record_keys)
 
-    def _resolve_rejects(self, entity, batch, rejected_before):
+    def _resolve_rejects(self, entity, batch, rejected_before, record_keys=None):
         """Queued rejects that loaded in this batch leave the queue."""
         known = self.reject_keys.get(entity)
         if not known:
             return
         rejected_now = {r.record_key for r in self.pending_rejects[rejected_before:]}
-        resolved = [
-            item.record_key
-            for item in batch
-            if item.record_key in known and item.record_key not in rejected_now
-        ]
+        if record_keys is not None:
+            keys = record_keys
+        elif entity == Entity.STATUSES:
+            slugs = {model_id: slug for slug, model_id in self.model_ids.items()}
+            keys = (f"{slugs.get(model_id)}@{region}" for model_id, region, _, _ in batch)
+        else:
+            keys = (item.record_key for item in batch)
+        resolved = [key for key in keys if key in known and key not in rejected_now]
         if resolved:
             rejects.rejects_resolve(entity, resolved)
             known.difference_update(resolved)
@@ -764,7 +616,11 @@ class Backfill:
             raw=raw,
             context=context or {},
         )
-        self.counts[entity].rejected += 1
+        self._queue_reject(reject)
+
+    def _queue_reject(self, reject: rejects.Reject):
+        """Counted now; stored with the batch it belongs to (same transaction)."""
+        self.counts[reject.entity].rejected += 1
         self.pending_rejects.append(reject)
         if len(self.reject_examples) < MAX_EXAMPLES:
             self.reject_examples.append(reject)
@@ -777,37 +633,6 @@ class Backfill:
                 f"stopped: {total} records rejected, more than --max-rejects {limit}. The batches "
                 "committed so far are kept; the rejects are in the admin (Rejected records)."
             )
-
-    def _status_values(self, export_file, item) -> tuple | None:
-        """The record's column values (warnings noted), or None once it has been rejected."""
-        values = mapping.status_values(item.raw, item.key[1])
-        if values is None:
-            try:
-                values = _STATUS_VALUES(mapping.map_status(item.raw))
-            except mapping.RecordError as exc:
-                self._reject_record(
-                    export_file,
-                    Entity.STATUSES,
-                    item.record_key,
-                    item.position,
-                    item.raw,
-                    exc,
-                    item.context,
-                )
-                return None
-        self._note_status_warnings(item, values)
-        return values
-
-    def _note_status_warnings(self, item, values):
-        # values: STATUS_COLUMNS order (region, status, availability, p50, p95, p99, ...)
-        found = mapping.status_warnings(values[3], values[4], values[5], values[10], now=self.now)
-        if item.raw == {}:
-            found.append("empty status object: loaded as unknown, nothing measured")
-        if found:
-            self.counts[Entity.STATUSES].warnings += len(found)
-            for warning in found:
-                if len(self.warnings) < MAX_EXAMPLES:
-                    self.warnings.append(f"{item.position}: {warning}")
 
     # --- absent rows and --prune --------------------------------------------------------------
 
@@ -910,14 +735,15 @@ class Backfill:
         self.embedded_providers = set()
         for start in range(0, len(queued), self.options.batch_size):
             chunk = queued[start : start + self.options.batch_size]
-            items, model_ids = [], []
+            items, model_ids, keys = [], [], []
             for reject in chunk:
                 counts.read += 1
                 item = self._replay_item(entity, reject, export_file)
                 if item is not None:
                     items.append(item)
+                    keys.append(reject.record_key)
                     if entity == Entity.STATUSES:
-                        model_ids.append(item.key[0])
+                        model_ids.append(item[0])
             if entity == Entity.PROVIDERS:
                 self._flush(export_file, tables.PROVIDERS, items, _map_provider)
             elif entity == Entity.MODELS:
@@ -925,10 +751,11 @@ class Backfill:
             else:
                 with self._batch(export_file):
                     existing = tables.existing_keys(tables.STATUSES, "model_id", model_ids)
-                    self._apply_statuses(export_file, items, existing=existing)
+                    self._apply_statuses(export_file, items, existing=existing, record_keys=keys)
 
-    def _replay_item(self, entity, reject, export_file) -> Item | None:
-        """An Item for a queued record, or None (re-rejected) if its cause is still there."""
+    def _replay_item(self, entity, reject, export_file):
+        """An Item (a prepared tuple for statuses) for a queued record, or None (rejected
+        again) if its cause is still there."""
         raw = reject.raw
         export_file.location = reject.location or reject.file
 
@@ -973,14 +800,8 @@ class Backfill:
                 again(f"unknown model {model_slug!r}: still no model has this slug")
                 return None
             region = mapping.status_region(raw)
-            return Item(
-                (model_id, region),
-                raw,
-                mapping.source_hash(raw),
-                record_key=reject.record_key,
-                position=reject.position,
-                slug=model_slug,
-            )
+            values = tables.ready_converter(STATUS_ROW)(statuses.status_values(raw, region))
+            return (model_id, region, mapping.source_hash(raw), values)
         except mapping.RecordError as exc:
             again(exc.reason, exc.field or "")
             return None

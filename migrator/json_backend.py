@@ -20,6 +20,7 @@ from pathlib import Path
 from django.conf import settings
 
 from catalog import serializers
+from catalog.aggregates import exact_mean
 from catalog.backends.base import BackendUnavailable, CatalogBackend, ModelPage, ModelQuery
 from migrator import mapping, source
 from migrator.errors import SourceError
@@ -175,7 +176,7 @@ class JsonBackend(CatalogBackend):
                     snapshot.providers[slug],
                     model_count=len(rows),
                     active_model_count=sum(1 for row in rows if row["is_active"]),
-                    avg_availability=serializers.average(availability),
+                    avg_availability=exact_mean(availability),
                 )
             )
         return result
@@ -199,7 +200,7 @@ class JsonBackend(CatalogBackend):
             active_models=sum(1 for row in snapshot.models if row["is_active"]),
             statuses=total_statuses,
             headline_counts=headline_counts,
-            avg_availability=serializers.average(availability),
+            avg_availability=exact_mean(availability),
             last_update=max(checked, default=None),
         )
 

@@ -67,7 +67,7 @@ def _db_tuples(table: Table, rows: Iterable, extra: tuple = ()) -> list[list]:
     ``extra`` appended. JSON becomes text, datetimes ISO text (SQLite's own format there):
     both drivers take text far faster than datetime objects."""
     getter = operator.itemgetter(*table.columns)
-    convert = _converter(table)
+    convert = ready_converter(table.columns)
     tuples = []
     for row in rows:
         values = convert(row if type(row) is tuple else getter(row))
@@ -116,6 +116,44 @@ def refresh_statistics(table: Table, *, only_if_missing: bool = False) -> None:
         cursor.execute(f"ANALYZE {_quote(table.name)}")
 
 
+def _missing_indexes(table: Table) -> list:
+    with connection.cursor() as cursor:
+        present = {
+            name
+            for name, info in connection.introspection.get_constraints(cursor, table.name).items()
+            if info["index"]
+        }
+    return [index for index in table.model._meta.indexes if index.name not in present]
+
+
+def ensure_indexes(table: Table) -> list[str]:
+    """Create the secondary indexes the model declares and the table lacks (a first load killed
+    while they were dropped leaves them missing); the names of those created."""
+    missing = _missing_indexes(table)
+    if missing:
+        with connection.schema_editor() as editor:
+            for index in missing:
+                editor.add_index(table.model, index)
+    return [index.name for index in missing]
+
+
+@contextlib.contextmanager
+def without_secondary_indexes(table: Table):
+    """PostgreSQL, empty table only: drop the secondary indexes for a bulk load and build them
+    once at the end (one sort instead of a million insertions); always rebuilt on the way out."""
+    indexes = [i for i in table.model._meta.indexes if i not in _missing_indexes(table)]
+    if connection.vendor != "postgresql" or not indexes:
+        yield
+        return
+    with connection.schema_editor() as editor:
+        for index in indexes:
+            editor.remove_index(table.model, index)
+    try:
+        yield
+    finally:
+        ensure_indexes(table)
+
+
 def check_constraints_now() -> None:
     """Check foreign keys row by row as COPY runs (Django declares them deferred): the server
     does that work while this process parses the next rows, instead of all of it at commit."""
@@ -134,31 +172,11 @@ def current_rows(table: Table, ids: list[int]) -> dict[int, dict]:
     return rows
 
 
-@contextlib.contextmanager
-def copy_into(table: Table, now):
-    """PostgreSQL only: a COPY into ``table`` kept open; yields ``write(values)`` taking a tuple
-    in ``table.columns`` order. Rows reach the server as they are written, so the server works
-    on them while this process parses the next ones."""
-    columns = (*table.columns, "created_at", "updated_at")
-    column_list = ", ".join(_quote(c) for c in columns)
-    convert = _converter(table)
-    stamp = [now.isoformat(), now.isoformat()]
-    sql = f"COPY {_quote(table.name)} ({column_list}) FROM STDIN"
-    with connection.cursor() as cursor, cursor.copy(sql) as copy:
-        write_row = copy.write_row
-
-        def write(values):
-            row = convert(values)
-            row += stamp
-            write_row(row)
-
-        yield write
-
-
-def _converter(table: Table):
-    """``values -> list``: a tuple in ``table.columns`` order made driver-ready."""
-    json_at = [i for i, c in enumerate(table.columns) if c in JSON_COLUMNS]
-    time_at = [i for i, c in enumerate(table.columns) if c in DATETIME_COLUMNS]
+def ready_converter(columns: tuple[str, ...]):
+    """``values -> list``: Python values in ``columns`` order made driver-ready (JSON as text,
+    datetimes as ISO text, or SQLite's own text format), which both drivers take far faster."""
+    json_at = [i for i, c in enumerate(columns) if c in JSON_COLUMNS]
+    time_at = [i for i, c in enumerate(columns) if c in DATETIME_COLUMNS]
     as_text = (
         connection.ops.adapt_datetimefield_value
         if connection.vendor == "sqlite"
@@ -177,8 +195,24 @@ def _converter(table: Table):
     return convert
 
 
-def insert(table: Table, rows: list, now) -> None:
-    """Insert ``rows`` (dicts by column, or tuples in ``table.columns`` order)."""
+def python_values(columns: tuple[str, ...], values) -> dict:
+    """Driver-ready values (see ready_converter) back to Python, as a dict by column."""
+    row = dict(zip(columns, values, strict=True))
+    for column in columns:
+        value = row[column]
+        if value is None or not isinstance(value, str):
+            continue
+        if column in JSON_COLUMNS:
+            row[column] = json.loads(value)
+        elif column in DATETIME_COLUMNS:
+            parsed = dt.datetime.fromisoformat(value)
+            row[column] = parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+    return row
+
+
+def insert(table: Table, rows: list, now, *, ready: bool = False) -> None:
+    """Insert ``rows``: dicts by column or tuples in ``table.columns`` order, of Python values,
+    or of driver-ready ones (``ready``, see ready_converter)."""
     if not rows:
         return
     columns = (*table.columns, "created_at", "updated_at")
@@ -187,8 +221,9 @@ def insert(table: Table, rows: list, now) -> None:
         column_list = ", ".join(_quote(c) for c in columns)
         sql = f"COPY {_quote(table.name)} ({column_list}) FROM STDIN"
         with connection.cursor() as cursor, cursor.copy(sql) as copy:
-            for values in _db_tuples(table, rows, stamp):
-                copy.write_row(values)
+            write_row = copy.write_row
+            for values in rows if ready else _db_tuples(table, rows):
+                write_row((*values, *stamp))
         return
     stamp = tuple(connection.ops.adapt_datetimefield_value(now) for _ in range(2))
     placeholders = ", ".join(["%s"] * len(columns))
@@ -197,7 +232,10 @@ def insert(table: Table, rows: list, now) -> None:
         f"VALUES ({placeholders})"
     )
     with connection.cursor() as cursor:
-        cursor.executemany(sql, _db_tuples(table, rows, stamp))
+        if ready:
+            cursor.executemany(sql, [(*values, *stamp) for values in rows])
+        else:
+            cursor.executemany(sql, _db_tuples(table, rows, stamp))
 
 
 def update(table: Table, rows: list[dict], now) -> None:
