@@ -20,9 +20,10 @@ from django.utils import timezone
 
 from catalog.models import Model, ModelStatus, Provider
 from config.database import mask_url
-from migrator import mapping, rejects, source, statuses, tables
+from migrator import mapping, reader, rejects, source, statuses, tables
 from migrator.compare import differing_columns
 from migrator.errors import SourceError, TooManyRejects
+from migrator.fingerprints import FingerprintReader
 from migrator.models import BackfillRun, Entity, PrunedRow, RejectedRecord
 from migrator.runtime import operator_name
 
@@ -354,15 +355,17 @@ class Backfill:
             self.options.batch_size,
             self.now,
             ready=tables.ready_converter(STATUS_ROW),
+            fingerprints=None if self.statuses_were_empty else FingerprintReader(),
         )
-        for message in statuses.prepared(preparer):
+        messages = reader.in_child(
+            preparer.batches, name="backfill-reader", describe=export_file.shown
+        )
+        for message in messages:
             if isinstance(message, statuses.Finished):
                 export_file.envelope = message.envelope
                 export_file.size, export_file.sha256 = message.size, message.sha256
                 break
             counts.read += message.read
-            counts.warnings += message.warning_count
-            self.warnings += message.warnings[: MAX_EXAMPLES - len(self.warnings)]
             for reject in message.rejects:
                 self._queue_reject(reject)
             self.status_models_in_file.update(message.models)
@@ -424,7 +427,7 @@ class Backfill:
         real_ids = [m for m in model_ids if m > 0]
         if real_ids:
             existing = tables.existing_keys(tables.STATUSES, "model_id", real_ids)
-        listed = {(model_id, region) for model_id, region, _, _ in batch}
+        listed = {(model_id, region) for model_id, region, *_ in batch}
         absent = [row_id for key, (row_id, _) in existing.items() if key not in listed]
         with self._batch(export_file):
             self._apply_statuses(export_file, batch, existing=existing)
@@ -502,11 +505,26 @@ class Backfill:
         counts = self.counts[Entity.STATUSES]
         inserts, candidates = [], []
         rejected_before = len(self.pending_rejects)
-        for model_id, region, digest, values in batch:
+        for model_id, region, digest, values, warnings in batch:
             found = existing.get((model_id, region))
             if found is not None and found[1] == digest:
                 counts.unchanged += 1
-            elif found is None:
+                continue
+            if values is None:
+                # The reader saw this record stored as it is; the row changed since, under
+                # another writer: this run leaves it, the next one reconciles it.
+                self._note_warnings(
+                    counts,
+                    [
+                        f"{self._slug(model_id)}@{region}: changed by "
+                        "another writer during the run; run again"
+                    ],
+                )
+                counts.unchanged += 1
+                continue
+            if warnings:
+                self._note_warnings(counts, warnings)
+            if found is None:
                 inserts.append((model_id, *values, digest))
             else:
                 row = tables.python_values(STATUS_ROW, values)
@@ -522,6 +540,13 @@ class Backfill:
             record_keys=record_keys,
             ready=True,
         )
+
+    def _note_warnings(self, counts, warnings):
+        counts.warnings += len(warnings)
+        self.warnings += warnings[: MAX_EXAMPLES - len(self.warnings)]
+
+    def _slug(self, model_id) -> str:
+        return next((slug for slug, id_ in self.model_ids.items() if id_ == model_id), "?")
 
     def _write(
         self,
@@ -564,7 +589,7 @@ class Backfill:
             keys = record_keys
         elif entity == Entity.STATUSES:
             slugs = {model_id: slug for slug, model_id in self.model_ids.items()}
-            keys = (f"{slugs.get(model_id)}@{region}" for model_id, region, _, _ in batch)
+            keys = (f"{slugs.get(model_id)}@{region}" for model_id, region, *_ in batch)
         else:
             keys = (item.record_key for item in batch)
         resolved = [key for key in keys if key in known and key not in rejected_now]
@@ -801,7 +826,7 @@ class Backfill:
                 return None
             region = mapping.status_region(raw)
             values = tables.ready_converter(STATUS_ROW)(statuses.status_values(raw, region))
-            return (model_id, region, mapping.source_hash(raw), values)
+            return (model_id, region, mapping.source_hash(raw), values, None)
         except mapping.RecordError as exc:
             again(exc.reason, exc.field or "")
             return None

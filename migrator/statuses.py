@@ -1,46 +1,32 @@
 """The reading side of backfill_json's statuses pass: parse, check, fingerprint and map.
 
 This is where the time goes for a large export (millions of records, each parsed, hashed and
-checked in Python), and none of it needs the database. So it runs in a forked child process and
-sends whole-model batches through a pipe: on a two-core machine the parsing runs beside the main
-process (which writes) and PostgreSQL (which indexes). Where fork is unavailable it runs inline.
+checked in Python), and none of it needs the parent's database connection: it runs in a forked
+child (migrator.reader) that sends whole-model batches to the parent, which writes them.
 """
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import dataclasses
 import datetime as dt
-import gc
-import multiprocessing
-import os
-import signal
-import sys
 from collections.abc import Iterator
-from queue import Empty
-
-from django.conf import settings
 
 from catalog.models import GLOBAL_REGION
 from migrator import mapping, source
-from migrator.errors import SourceError
 from migrator.models import Entity
 from migrator.rejects import Reject
-
-MAX_WARNING_EXAMPLES = 100
 
 
 @dataclasses.dataclass
 class Prepared:
-    """One batch of whole models: each item ``(model id, region, fingerprint, values)``, values
-    in STATUS_COLUMNS order, driver-ready (see Preparer)."""
+    """One batch of whole models. Each item is ``(model id, region, fingerprint, values,
+    warnings)``: values in STATUS_COLUMNS order and driver-ready (see Preparer), or None when
+    the record's fingerprint is already stored (unchanged: nothing to map); warnings are the
+    data-quality remarks on the record (None for none)."""
 
     items: list[tuple]
     models: list[int]
     rejects: list[Reject]
-    warnings: list[str]
-    warning_count: int
     read: int
     bytes_read: int
 
@@ -72,10 +58,11 @@ def status_warnings(values: tuple, raw, *, now: dt.datetime) -> list[str]:
 
 
 class Preparer:
-    """Turns model-status.json into Prepared batches. Pure: no database access.
+    """Turns model-status.json into Prepared batches, without the parent's database connection.
 
     ``ready`` makes mapped values driver-ready (tables.ready_converter), so that the process
-    that writes hands them to COPY as they are."""
+    that writes hands them to COPY as they are. ``fingerprints`` (a FingerprintReader, opened in
+    the reading process) tells which records are stored as they are: those are not mapped."""
 
     def __init__(
         self,
@@ -84,23 +71,26 @@ class Preparer:
         batch_size: int,
         now: dt.datetime,
         ready=None,
+        fingerprints=None,
     ):
         self.export_file = export_file
         self.ready = ready or (lambda values: values)
+        self.fingerprints = fingerprints
         self.model_ids = model_ids
         self.batch_size = batch_size
         self.now = now
-        self.examples = 0
         self._reset()
 
     def _reset(self):
-        self.items, self.models, self.rejects, self.warnings = [], [], [], []
-        self.warning_count = self.read = 0
+        self.pending, self.models, self.rejects = [], [], []
+        self.read = 0
 
     def batches(self) -> Iterator[Prepared | Finished]:
+        if self.fingerprints is not None:
+            self.fingerprints.open()
         export_file = self.export_file
         model_ids, seen = self.model_ids, set()
-        digest, fast, ready = mapping.source_hash, mapping.status_values, self.ready
+        digest = mapping.source_hash
         bytes_read = [0]
         records = source.iter_records(export_file, progress=lambda n: bytes_read.__setitem__(0, n))
         for model_slug, value in records:
@@ -113,7 +103,7 @@ class Preparer:
                 continue
             seen.add(model_slug)
             regions = set()
-            items = self.items
+            pending = self.pending
             for index, raw in enumerate(statuses):
                 region = raw.get("region") if type(raw) is dict else ""
                 if region is None:
@@ -122,44 +112,41 @@ class Preparer:
                     self._odd(model_slug, index, listed, raw)
                     continue
                 regions.add(region)
-                values = fast(raw, region)
-                if values is None:
-                    try:
-                        values = status_values(raw, region)
-                    except mapping.RecordError as exc:
-                        self._reject(model_slug, index, listed, raw, exc, f"{model_slug}@{region}")
-                        continue
-                self._warn(model_slug, index, listed, values, raw)
-                items.append((model_id, region, digest(raw), ready(values)))
+                pending.append((model_id, region, digest(raw), raw, model_slug, index, listed))
             self.models.append(model_id)
-            if len(self.items) >= self.batch_size:
+            if len(self.pending) >= self.batch_size:
                 yield self._batch(bytes_read[0])
         yield self._batch(bytes_read[0])
+        if self.fingerprints is not None:
+            self.fingerprints.close()
         yield Finished(export_file.envelope, export_file.size, export_file.sha256)
 
     def _batch(self, bytes_read: int) -> Prepared:
-        batch = Prepared(
-            self.items,
-            self.models,
-            self.rejects,
-            self.warnings,
-            self.warning_count,
-            self.read,
-            bytes_read,
-        )
+        """Map what is not stored as it is; the rest goes without values."""
+        stored = {}
+        if self.fingerprints is not None:
+            stored = self.fingerprints.statuses(self.models)
+        fast, ready, now = mapping.status_values, self.ready, self.now
+        items = []
+        for model_id, region, digest, raw, model_slug, index, listed in self.pending:
+            if stored.get((model_id, region)) == digest:
+                items.append((model_id, region, digest, None, None))
+                continue
+            values = fast(raw, region)
+            if values is None:
+                try:
+                    values = status_values(raw, region)
+                except mapping.RecordError as exc:
+                    self._reject(model_slug, index, listed, raw, exc, f"{model_slug}@{region}")
+                    continue
+            found = status_warnings(values, raw, now=now)
+            if found:
+                position = f"{model_slug}[{index}]" if listed else model_slug
+                found = [f"{position}: {warning}" for warning in found]
+            items.append((model_id, region, digest, ready(values), found or None))
+        batch = Prepared(items, self.models, self.rejects, self.read, bytes_read)
         self._reset()
         return batch
-
-    def _warn(self, model_slug, index, listed, values, raw):
-        found = status_warnings(values, raw, now=self.now)
-        if not found:
-            return
-        self.warning_count += len(found)
-        position = f"{model_slug}[{index}]" if listed else model_slug
-        for warning in found:
-            if self.examples < MAX_WARNING_EXAMPLES:
-                self.examples += 1
-                self.warnings.append(f"{position}: {warning}")
 
     def _reject(self, model_slug, index, listed, raw, exc, record_key):
         position = f"{model_slug}[{index}]" if listed else model_slug
@@ -211,88 +198,166 @@ class Preparer:
         self._reject(model_slug, index, listed, raw, error, record_key)
 
 
-# --- running it in a child process ------------------------------------------------------------
+# --- validate_migration's side ----------------------------------------------------------------
+
+MATCHED, MAPPED, PROBLEM = "matched", "mapped", "problem"
 
 
-QUEUE_BATCHES = 3  # batches the reader may be ahead of the writer (memory: a few MB each)
+@dataclasses.dataclass
+class Checked:
+    """One batch for validate_migration. Each item is ``(model slug, position, region,
+    fingerprint, state, payload)``: state MATCHED (stored as it is; payload None), MAPPED
+    (payload: the mapped row) or PROBLEM (payload: why backfill would not have loaded it)."""
+
+    items: list[tuple]
+    models: list[str]  # the model slugs named (a repeated key not counted twice)
+    warnings: dict[str, int]
+    examples: list[str]
+    read: int
+    bytes_read: int
 
 
-def prepared(preparer: Preparer) -> Iterator[Prepared | Finished]:
-    """``preparer.batches()``, computed in a forked child process when that is possible."""
-    if not settings.BACKFILL_PARALLEL or "fork" not in multiprocessing.get_all_start_methods():
-        yield from preparer.batches()
-        return
-    context = multiprocessing.get_context("fork")
-    # A queue, not a bare pipe: its feeder thread sends one batch while the child parses the
-    # next, so the reader works ahead instead of waiting for the writer to read.
-    queue = context.Queue(maxsize=QUEUE_BATCHES)
-    child = context.Process(
-        target=_child, args=(preparer, queue, os.getpid()), daemon=True, name="backfill-reader"
-    )
-    child.start()
-    try:
-        while True:
+def raw_status_warnings(raw) -> list[tuple[str, str]]:
+    """Data-quality remarks on a record as the export holds it: ``(kind, detail)`` pairs."""
+    if type(raw) is not dict:
+        return []
+    found = []
+    get = raw.get
+    p50, p95, p99 = get("latencyP50"), get("latencyP95"), get("latencyP99")
+    if _number(p95) and _number(p99) and p99 < p95:
+        found.append(("latencyP99 < latencyP95", f"p99 {p99} < p95 {p95}"))
+    if _number(p50) and _number(p95) and p95 < p50:
+        found.append(("latencyP95 < latencyP50", f"p95 {p95} < p50 {p50}"))
+    availability = get("availability")
+    if _number(availability) and not 0 <= availability <= 100:
+        found.append(("availability outside 0-100", f"availability {availability}"))
+    for key in (
+        "requestsPerMin",
+        "tokensPerMin",
+        "latencyP50",
+        "latencyP95",
+        "latencyP99",
+        "errorRate",
+    ):
+        value = get(key)
+        if _number(value) and value < 0:
+            found.append(("negative count or measure", f"{key} {value}"))
+    return found
+
+
+def _number(value) -> bool:
+    return type(value) is int or type(value) is float
+
+
+class Checker:
+    """Turns model-status.json into Checked batches for validate_migration (no parent
+    connection; ``fingerprints`` as for Preparer, unused with ``deep``)."""
+
+    def __init__(
+        self,
+        export_file,
+        model_ids: dict[str, int],
+        batch_size: int,
+        now: dt.datetime,
+        *,
+        deep: bool,
+        fingerprints=None,
+    ):
+        self.export_file = export_file
+        self.model_ids = model_ids
+        self.batch_size = batch_size
+        self.now = now
+        self.deep = deep
+        self.fingerprints = None if deep else fingerprints
+        self.examples_left = 50
+        self._reset()
+
+    def _reset(self):
+        self.pending, self.models, self.examples = [], [], []
+        self.warnings: dict[str, int] = {}
+        self.read = 0
+
+    def batches(self) -> Iterator[Checked | Finished]:
+        if self.fingerprints is not None:
+            self.fingerprints.open()
+        seen = set()
+        digest = mapping.source_hash
+        bytes_read = [0]
+        records = source.iter_records(
+            self.export_file, progress=lambda n: bytes_read.__setitem__(0, n)
+        )
+        for model_slug, value in records:
+            listed = type(value) is list
+            duplicate = model_slug in seen
+            seen.add(model_slug)
+            regions: set = set()
+            for index, raw in enumerate(value if listed else (value,)):
+                self.read += 1
+                position = f"{model_slug}[{index}]" if listed else model_slug
+                self._warn(position, raw)
+                try:
+                    region = mapping.status_region(raw)
+                except mapping.RecordError as exc:
+                    region, problem = None, f"invalid record: {exc}"
+                else:
+                    problem = (
+                        "duplicate key"
+                        if duplicate
+                        else f"region {region!r} twice"
+                        if region in regions
+                        else None
+                    )
+                regions.add(region)
+                self.pending.append((model_slug, position, region, digest(raw), raw, problem))
+            if not duplicate:
+                self.models.append(model_slug)
+            if len(self.pending) >= self.batch_size:
+                yield self._batch(bytes_read[0])
+        yield self._batch(bytes_read[0])
+        if self.fingerprints is not None:
+            self.fingerprints.close()
+        yield Finished(self.export_file.envelope, self.export_file.size, self.export_file.sha256)
+
+    def _warn(self, position, raw):
+        for kind, detail in raw_status_warnings(raw):
+            self.warnings[kind] = self.warnings.get(kind, 0) + 1
+            if self.examples_left > 0:
+                self.examples_left -= 1
+                self.examples.append(f"{position}: {detail}")
+        checked = raw.get("checkedAt") if type(raw) is dict else None
+        if isinstance(checked, str):
             try:
-                kind, payload = queue.get(timeout=1.0)
-            except Empty:
-                if child.is_alive():
-                    continue
-                raise SourceError(
-                    f"{preparer.export_file.shown}: the reading process stopped unexpectedly "
-                    f"(exit code {child.exitcode}); run the command again",
-                    location=preparer.export_file.shown,
-                ) from None
-            if kind == "error":
-                raise payload
-            yield payload
-            if isinstance(payload, Finished):
+                future = mapping.parse_timestamp(checked) > self.now
+            except ValueError:
                 return
-    finally:
-        if child.is_alive():
-            child.kill()
-        child.join()
-        queue.close()
-        queue.cancel_join_thread()
+            if future:
+                self.warnings["checkedAt in the future"] = (
+                    self.warnings.get("checkedAt in the future", 0) + 1
+                )
+                if self.examples_left > 0:
+                    self.examples_left -= 1
+                    self.examples.append(f"{position}: checkedAt {checked}")
 
-
-def _detach(parent_pid: int) -> None:
-    """Cut the child loose from the parent's resources, without touching them for the parent.
-
-    The forked child holds copies of the parent's database sockets: were the parent killed, a
-    copy kept open would keep its server session (and its locks) alive. Closing the child's copy
-    of the descriptor sends nothing (closing the connection object would end the parent's
-    session). And the child dies with its parent, instead of waiting for a reader that is gone.
-    """
-    from django.db import connections
-
-    for alias in connections:
-        raw = getattr(connections[alias], "connection", None)
-        pgconn = getattr(raw, "pgconn", None)
-        if pgconn is not None:
-            with contextlib.suppress(OSError):
-                os.close(pgconn.socket)
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG (Linux)
-    if os.getppid() != parent_pid:
-        os._exit(1)
-
-
-def _child(preparer: Preparer, queue, parent_pid: int) -> None:
-    # The child must never use the parent's database connections, not even to close them at
-    # exit (that would end the parent's session) -- hence _detach, and os._exit below.
-    _detach(parent_pid)
-    # Millions of small, acyclic objects: the cyclic collector would only walk them again.
-    gc.disable()
-    code = 0
-    try:
-        for batch in preparer.batches():
-            queue.put(("batch", batch))
-    except BaseException as exc:  # every failure goes back to the parent...
-        code = 1
-        with contextlib.suppress(BrokenPipeError, OSError):  # ...unless it is gone
-            queue.put(("error", exc))
-    finally:
-        queue.close()
-        queue.join_thread()  # everything sent before leaving
-        sys.stdout.flush()
-        os._exit(code)
+    def _batch(self, bytes_read: int) -> Checked:
+        stored = {}
+        if self.fingerprints is not None:
+            ids = [self.model_ids[slug] for slug in self.models if slug in self.model_ids]
+            stored = self.fingerprints.statuses(ids)
+        items = []
+        for model_slug, position, region, digest, raw, problem in self.pending:
+            if problem is not None:
+                items.append((model_slug, position, region, digest, PROBLEM, problem))
+            elif stored.get((self.model_ids.get(model_slug), region)) == digest:
+                items.append((model_slug, position, region, digest, MATCHED, None))
+            else:
+                try:
+                    row = mapping.map_status(raw)
+                except mapping.RecordError as exc:
+                    items.append(
+                        (model_slug, position, region, digest, PROBLEM, f"invalid record: {exc}")
+                    )
+                else:
+                    items.append((model_slug, position, region, digest, MAPPED, row))
+        batch = Checked(items, self.models, self.warnings, self.examples, self.read, bytes_read)
+        self._reset()
+        return batch

@@ -26,8 +26,9 @@ from django.utils import timezone
 from catalog.models import Model, ModelStatus, Provider
 from catalog.serializers import MODEL_COLUMNS, PROVIDER_COLUMNS, STATUS_COLUMNS
 from config.database import mask_url
-from migrator import mapping, source
+from migrator import mapping, reader, source, statuses
 from migrator.compare import values_equal
+from migrator.fingerprints import FingerprintReader
 from migrator.models import Entity, RejectedRecord, ValidationRun
 from migrator.runtime import operator_name
 
@@ -225,7 +226,6 @@ class Validation:
         self.now = timezone.now()
         self.rng = random.Random(options.seed)  # noqa: S311 (sampling, not secrets)
         self.run_record: ValidationRun | None = None
-        self._pending_models: set[int] = set()
 
     # --- the run ------------------------------------------------------------------------------
 
@@ -556,6 +556,8 @@ class Validation:
     # --- statuses -----------------------------------------------------------------------------
 
     def _statuses(self, export_file):
+        """The export's statuses, read and mapped by a second process (migrator.statuses),
+        compared here batch by batch (whole models, so a model's extra regions show up)."""
         result = self.results[Entity.STATUSES]
         result.checked = True
         sample = self.options.sample
@@ -564,42 +566,39 @@ class Validation:
         if sample:
             rows = ModelStatus.objects.order_by("?").values_list("model__slug", "region")[:sample]
             db_sample = set(rows)
-        found = set()
-        seen_models: set[int] = set()
-        seen_slugs: set[str] = set()
-        # Whole models per batch: a model's extra regions are found within its batch.
-        pending = Pending(
-            self.rng, sample, flush=lambda batch: self._statuses_batch(batch, model_ids)
+        found, seen_models = set(), set()
+        reservoir = Reservoir(sample, self.rng) if sample else None
+        checker = statuses.Checker(
+            export_file,
+            model_ids,
+            BATCH_SIZE,
+            self.now,
+            deep=self.options.deep,
+            fingerprints=FingerprintReader(),
         )
-        for model_slug, value in source.iter_records(export_file):
-            listed = type(value) is list
-            duplicate = model_slug in seen_slugs
-            seen_slugs.add(model_slug)
-            regions: set = set()
-            for index, raw in enumerate(value if listed else (value,)):
-                result.in_export += 1
-                position = f"{model_slug}[{index}]" if listed else model_slug
-                self._status_warnings(position, raw)
-                try:
-                    region = mapping.status_region(raw)
-                except mapping.RecordError:
-                    region = None
-                problem = None
-                if duplicate:
-                    problem = "duplicate key"
-                elif region in regions:
-                    problem = f"region {region!r} twice"
-                regions.add(region)
-                if db_sample and (model_slug, region) in db_sample:
-                    found.add((model_slug, region))
-                pending.add((model_slug, position, raw, problem), flush=False)
-            model_id = model_ids.get(model_slug)
-            if model_id is not None and not duplicate:
-                seen_models.add(model_id)
-                if sample is None:  # its batch also looks for its extra regions
-                    self._pending_models.add(model_id)
-            pending.flush_if_full()
-        pending.finish()
+        messages = reader.in_child(
+            checker.batches, name="validate-reader", describe=export_file.shown
+        )
+        for message in messages:
+            if isinstance(message, statuses.Finished):
+                export_file.envelope = message.envelope
+                export_file.size, export_file.sha256 = message.size, message.sha256
+                break
+            result.in_export += message.read
+            for kind, count in message.warnings.items():
+                self.warnings[kind] = self.warnings.get(kind, 0) + count
+            self.warning_examples += message.examples[: 50 - len(self.warning_examples)]
+            named = {model_ids[slug] for slug in message.models if slug in model_ids}
+            seen_models |= named
+            if reservoir is None:
+                self._check_statuses(message.items, model_ids, named)
+                continue
+            for item in message.items:
+                if (item[0], item[2]) in db_sample:
+                    found.add((item[0], item[2]))
+                reservoir.add(item)
+        if reservoir is not None:
+            self._check_statuses(reservoir.items, model_ids, set())
         result.in_database = ModelStatus.objects.count()
         if sample:
             for model_slug, region in sorted(db_sample - found):
@@ -613,21 +612,22 @@ class Validation:
             for region in regions.values_list("region", flat=True):
                 self._differ("extra", Entity.STATUSES, f"{slugs.get(model_id)}@{region}")
 
-    def _statuses_batch(self, candidates, model_ids):
-        """Compare one batch: fingerprints first, then field by field where they differ."""
-        keyed = []  # (model_id, region, key, position, raw)
-        for model_slug, position, raw, problem in candidates:
-            region = None
-            if problem is None:
-                try:
-                    region = mapping.status_region(raw)
-                except mapping.RecordError as exc:
-                    problem = f"invalid record: {exc}"
-            if problem is not None:
-                self._unloaded(Entity.STATUSES, position, problem)
+    def _check_statuses(self, items, model_ids, named: set[int]):
+        """Compare one batch of checked items (see statuses.Checked) with the database."""
+        result = self.results[Entity.STATUSES]
+        batch_models = sorted({model_ids[i[0]] for i in items if i[0] in model_ids} | named)
+        stored = {
+            (model_id, region): (row_id, digest)
+            for model_id, region, row_id, digest in ModelStatus.objects.filter(
+                model_id__in=batch_models
+            ).values_list("model_id", "region", "id", "source_hash")
+        }
+        listed, to_compare = set(), []
+        for model_slug, position, region, digest, state, payload in items:
+            if state == statuses.PROBLEM:
+                self._unloaded(Entity.STATUSES, position, payload)
                 continue
-            model_id = model_ids.get(model_slug)
-            key = f"{model_slug}@{region}"
+            model_id, key = model_ids.get(model_slug), f"{model_slug}@{region}"
             if model_id is None:
                 if not self._excused(Entity.STATUSES, position):
                     self._differ(
@@ -637,24 +637,17 @@ class Validation:
                         detail=f"its model {model_slug!r} is not in the database",
                     )
                 continue
-            keyed.append((model_id, region, key, position, raw))
-        batch_models = sorted({model_id for model_id, *_ in keyed} | self._pending_models)
-        self._pending_models = set()
-        stored = {
-            (model_id, region): (row_id, digest)
-            for model_id, region, row_id, digest in ModelStatus.objects.filter(
-                model_id__in=batch_models
-            ).values_list("model_id", "region", "id", "source_hash")
-        }
-        listed = {(model_id, region) for model_id, region, *_ in keyed}
-        to_compare = self._classify(
-            Entity.STATUSES,
-            mapping.map_status,
-            (
-                (key, position, raw, stored.get((model_id, region)))
-                for model_id, region, key, position, raw in keyed
-            ),
-        )
+            listed.add((model_id, region))
+            found = stored.get((model_id, region))
+            if state == statuses.MATCHED or (
+                found is not None and not self.options.deep and found[1] == digest
+            ):
+                result.matched += 1
+            elif found is None:
+                if not self._excused(Entity.STATUSES, position):
+                    self._differ("missing", Entity.STATUSES, key)
+            else:
+                to_compare.append((found[0], key, payload))
         self._compare_rows(
             Entity.STATUSES, to_compare, ModelStatus.objects.values("id", *STATUS_COLUMNS)
         )
@@ -669,38 +662,6 @@ class Validation:
             self._differ(
                 "missing", entity, position, detail=f"{problem}, and not in the reject queue"
             )
-
-    def _status_warnings(self, position, raw):
-        if type(raw) is not dict:
-            return
-        get = raw.get
-        p50, p95, p99 = get("latencyP50"), get("latencyP95"), get("latencyP99")
-        if _number(p95) and _number(p99) and p99 < p95:
-            self._warn("latencyP99 < latencyP95", f"{position}: p99 {p99} < p95 {p95}")
-        if _number(p50) and _number(p95) and p95 < p50:
-            self._warn("latencyP95 < latencyP50", f"{position}: p95 {p95} < p50 {p50}")
-        availability = get("availability")
-        if _number(availability) and not 0 <= availability <= 100:
-            self._warn("availability outside 0-100", f"{position}: availability {availability}")
-        for key in (
-            "requestsPerMin",
-            "tokensPerMin",
-            "latencyP50",
-            "latencyP95",
-            "latencyP99",
-            "errorRate",
-        ):
-            value = get(key)
-            if _number(value) and value < 0:
-                self._warn("negative count or measure", f"{position}: {key} {value}")
-        checked = get("checkedAt")
-        if isinstance(checked, str):
-            try:
-                when = mapping.parse_timestamp(checked)
-            except ValueError:
-                return
-            if when > self.now:
-                self._warn("checkedAt in the future", f"{position}: checkedAt {checked}")
 
     # --- integrity ----------------------------------------------------------------------------
 
@@ -733,10 +694,6 @@ _ABSENT = object()
 
 def _shown(value):
     return "(absent)" if value is _ABSENT else value
-
-
-def _number(value) -> bool:
-    return type(value) is int or type(value) is float
 
 
 def _duplicates(model, *fields) -> int:

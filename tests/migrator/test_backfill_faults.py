@@ -74,6 +74,7 @@ def test_killed_run__rerun_reaches_exactly_the_clean_state(tmp_path, scratch_dat
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
     assert process.returncode == -signal.SIGKILL
+    assert not _survivors(str(export), wait=3.0), "the reading child dies with its parent"
     at_kill = count_rows(killed_db, "catalog_modelstatus")
     assert 0 < at_kill < written["statuses"], "the kill must land in the middle of the load"
 
@@ -89,6 +90,26 @@ def test_killed_run__rerun_reaches_exactly_the_clean_state(tmp_path, scratch_dat
     }
     # The re-run found the committed batches unchanged and loaded only the rest.
     assert "unchanged" in rerun.stdout
+
+
+def _survivors(marker: str, wait: float) -> list[int]:
+    """Processes (other than this one) whose command line mentions ``marker``, after up to
+    ``wait`` seconds for them to go."""
+    deadline = time.monotonic() + wait
+    while True:
+        found = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit() or int(entry) == os.getpid():
+                continue
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                    if marker.encode() in handle.read():
+                        found.append(int(entry))
+            except OSError:
+                continue
+        if not found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.1)
 
 
 class ExportHandler(http.server.SimpleHTTPRequestHandler):
