@@ -50,6 +50,7 @@ def validate(url: str, export: Path, *extra: str) -> Measurement:
     )
     document = json.loads(measurement.stdout)
     statuses = document["entities"]["statuses"]
+    measurement.peak_rss_mb = max(measurement.peak_rss_mb, document["readerPeakRssMb"])
     measurement.rows = statuses["in_export"]
     measurement.seconds = statuses["seconds"]
     measurement.detail = (

@@ -14,6 +14,7 @@ import ctypes
 import gc
 import multiprocessing
 import os
+import resource
 import signal
 import sys
 from collections.abc import Callable, Iterator
@@ -24,6 +25,11 @@ from django.conf import settings
 from migrator.errors import SourceError
 
 QUEUE_BATCHES = 3  # batches the reader may be ahead of the parent (a few MB each)
+
+
+def children_peak_rss_mb() -> float:
+    """The largest peak RSS of this process's finished children (the readers), in MB."""
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
 def in_child(batches: Callable[[], Iterator], *, name: str, describe: str) -> Iterator:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from migrator.backfill import ENTITIES, Counts, Result
+from migrator.reader import children_peak_rss_mb
 
 COLUMNS = (
     ("read", "read"),
@@ -76,6 +77,7 @@ def backfill_document(result: Result) -> dict:
         "error": run.error or None,
         "sources": [f.describe() for f in result.files],
         "entities": {entity: result.counts[entity].as_dict() for entity in ENTITIES},
+        "readerPeakRssMb": round(children_peak_rss_mb(), 1),
         "totals": result.totals().as_dict(),
         "committedBatches": result.committed_batches,
         "providersFromModels": result.embedded_providers,

@@ -155,6 +155,7 @@ class Report:
             "run": self.run.pk,
             "passed": self.passed,
             "mode": "deep" if self.options.deep else "fast",
+            "readerPeakRssMb": round(reader.children_peak_rss_mb(), 1),
             "strict": strict,
             "sample": self.options.sample,
             "sources": [f.describe() for f in self.files],
