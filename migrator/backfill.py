@@ -18,13 +18,13 @@ from collections.abc import Callable, Iterable
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from catalog.models import Model, ModelStatus, Provider
+from catalog.models import Model, Provider
 from config.database import mask_url
-from migrator import mapping, reader, rejects, source, statuses, tables
+from migrator import mapping, prune, reader, rejects, retry, source, statuses, tables
 from migrator.compare import differing_columns
 from migrator.errors import SourceError, TooManyRejects
 from migrator.fingerprints import FingerprintReader
-from migrator.models import BackfillRun, Entity, PrunedRow, RejectedRecord
+from migrator.models import BackfillRun, Entity
 from migrator.runtime import operator_name
 
 logger = logging.getLogger(__name__)
@@ -217,7 +217,7 @@ class Backfill:
     def _load(self, files: dict[str, source.ExportFile]):
         self.reject_keys = rejects.known_keys()
         if self.options.retry_failed:
-            self._retry()
+            retry.retry_failed(self)
             return
         complete = set()
         only = self.options.only
@@ -230,7 +230,7 @@ class Backfill:
         if "statuses" in files and Entity.STATUSES in only:
             self._timed(Entity.STATUSES, lambda: self._statuses(files["statuses"]))
             complete.add(Entity.STATUSES)
-        self._absent_and_prune(complete)
+        prune.absent_and_prune(self, complete)
 
     def _timed(self, entity, work):
         started = time.perf_counter()
@@ -291,9 +291,9 @@ class Backfill:
                 Item(slug, raw, mapping.source_hash(raw), record_key=slug, position=position)
             )
             if len(batch) >= self.options.batch_size:
-                self._flush(export_file, tables.PROVIDERS, batch, _map_provider)
+                self._flush(export_file, tables.PROVIDERS, batch, map_provider)
                 batch = []
-        self._flush(export_file, tables.PROVIDERS, batch, _map_provider)
+        self._flush(export_file, tables.PROVIDERS, batch, map_provider)
 
     def _models(self, export_file):
         # Ids of the database, plus placeholders for the rows a dry run only pretended to insert.
@@ -431,7 +431,7 @@ class Backfill:
         absent = [row_id for key, (row_id, _) in existing.items() if key not in listed]
         with self._batch(export_file):
             self._apply_statuses(export_file, batch, existing=existing)
-            self._absent(Entity.STATUSES, tables.STATUSES, absent)
+            prune.absent(self, Entity.STATUSES, tables.STATUSES, absent)
 
     def _snapshot(self):
         """What a batch that must be done again would otherwise count twice."""
@@ -659,180 +659,8 @@ class Backfill:
                 "committed so far are kept; the rejects are in the admin (Rejected records)."
             )
 
-    # --- absent rows and --prune --------------------------------------------------------------
 
-    def _absent(self, entity, table, ids):
-        if not ids:
-            return
-        counts = self.counts[entity]
-        if not self.options.prune:
-            counts.absent += len(ids)
-            return
-        counts.pruned += len(ids)
-        if self.options.dry_run:
-            return
-        rows = tables.snapshot(table, ids)
-        slugs = {}
-        if entity == Entity.STATUSES:
-            slugs = dict(
-                Model.objects.filter(id__in={r["model_id"] for r in rows}).values_list("id", "slug")
-            )
-        PrunedRow.objects.bulk_create(
-            [
-                PrunedRow(
-                    run=self.run_record,
-                    entity=entity,
-                    row=r,
-                    natural_key=f"{slugs[r['model_id']]}@{r['region']}"
-                    if entity == Entity.STATUSES
-                    else r["slug"],
-                )
-                for r in rows
-            ]
-        )
-        tables.delete(table, ids)
-
-    def _absent_and_prune(self, complete: set[str]):
-        """Rows the export no longer holds: statuses, then models, then providers."""
-        if Entity.STATUSES in complete:
-            with_status = set(ModelStatus.objects.values_list("model_id", flat=True).distinct())
-            gone = sorted(with_status - self.status_models_in_file)
-            for start in range(0, len(gone), 1000):
-                ids = list(
-                    ModelStatus.objects.filter(model_id__in=gone[start : start + 1000]).values_list(
-                        "id", flat=True
-                    )
-                )
-                with transaction.atomic():
-                    self._absent(Entity.STATUSES, tables.STATUSES, ids)
-        if Entity.MODELS in complete:
-            gone = [
-                row_id
-                for slug, row_id in Model.objects.values_list("slug", "id")
-                if slug not in self.model_slugs_in_file
-            ]
-            with transaction.atomic():
-                if self.options.prune and gone:
-                    statuses = list(
-                        ModelStatus.objects.filter(model_id__in=gone).values_list("id", flat=True)
-                    )
-                    self._absent(Entity.STATUSES, tables.STATUSES, statuses)
-                self._absent(Entity.MODELS, tables.MODELS, gone)
-        if Entity.PROVIDERS in complete:
-            wanted = self.provider_slugs_in_file | self.embedded_providers
-            gone = [
-                row_id
-                for slug, row_id in Provider.objects.values_list("slug", "id")
-                if slug not in wanted
-            ]
-            in_use = set(
-                Model.objects.filter(provider_id__in=gone).values_list("provider_id", flat=True)
-            )
-            with transaction.atomic():
-                self.counts[Entity.PROVIDERS].absent += len(in_use)
-                self._absent(
-                    Entity.PROVIDERS,
-                    tables.PROVIDERS,
-                    [row_id for row_id in gone if row_id not in in_use],
-                )
-
-    # --- --retry-failed -----------------------------------------------------------------------
-
-    def _retry(self):
-        """Replay the reject queue through the same batches as a normal run."""
-        by_entity = {entity: [] for entity in ENTITIES}
-        for reject in RejectedRecord.objects.order_by("pk"):
-            by_entity[reject.entity].append(reject)
-        self.provider_slugs_in_file = set()
-        self.model_slugs_in_file = set()
-        for entity in ENTITIES:
-            queued = by_entity[entity]
-            if not queued or entity not in self.options.only:
-                continue
-            export_file = source.ExportFile(kind=entity, location="reject queue", records_key=None)
-            self.committed.setdefault(export_file.name, 0)
-            self._timed(entity, lambda e=entity, q=queued, f=export_file: self._replay(e, q, f))
-
-    def _replay(self, entity, queued, export_file):
-        counts = self.counts[entity]
-        self.provider_ids = dict(Provider.objects.values_list("slug", "id"))
-        self.model_ids = dict(Model.objects.values_list("slug", "id"))
-        self.embedded_providers = set()
-        for start in range(0, len(queued), self.options.batch_size):
-            chunk = queued[start : start + self.options.batch_size]
-            items, model_ids, keys = [], [], []
-            for reject in chunk:
-                counts.read += 1
-                item = self._replay_item(entity, reject, export_file)
-                if item is not None:
-                    items.append(item)
-                    keys.append(reject.record_key)
-                    if entity == Entity.STATUSES:
-                        model_ids.append(item[0])
-            if entity == Entity.PROVIDERS:
-                self._flush(export_file, tables.PROVIDERS, items, _map_provider)
-            elif entity == Entity.MODELS:
-                self._flush_models(export_file, items)
-            else:
-                with self._batch(export_file):
-                    existing = tables.existing_keys(tables.STATUSES, "model_id", model_ids)
-                    self._apply_statuses(export_file, items, existing=existing, record_keys=keys)
-
-    def _replay_item(self, entity, reject, export_file):
-        """An Item (a prepared tuple for statuses) for a queued record, or None (rejected
-        again) if its cause is still there."""
-        raw = reject.raw
-        export_file.location = reject.location or reject.file
-
-        def again(reason, field=""):
-            self._reject_record(
-                export_file,
-                entity,
-                reject.record_key,
-                reject.position,
-                raw,
-                mapping.RecordError(reason, field),
-                reject.context,
-            )
-
-        try:
-            if entity == Entity.PROVIDERS:
-                slug = mapping.map_provider(raw)["slug"]
-                return Item(
-                    slug,
-                    raw,
-                    mapping.source_hash(raw),
-                    record_key=reject.record_key,
-                    position=reject.position,
-                )
-            if entity == Entity.MODELS:
-                provider_slug, slug = mapping.model_slug(raw)
-                holder = Model.objects.filter(slug=slug).values_list("source_id", flat=True).first()
-                if holder is not None and holder != (raw.get("id") or ""):
-                    again(f"duplicate slug {slug!r}: held by model {holder!r}", "name")
-                    return None
-                return Item(
-                    slug,
-                    raw,
-                    mapping.source_hash(raw),
-                    record_key=reject.record_key,
-                    position=reject.position,
-                    slug=provider_slug,
-                )
-            model_slug = reject.context.get("model_slug", "")
-            model_id = self.model_ids.get(model_slug)
-            if model_id is None:
-                again(f"unknown model {model_slug!r}: still no model has this slug")
-                return None
-            region = mapping.status_region(raw)
-            values = tables.ready_converter(STATUS_ROW)(statuses.status_values(raw, region))
-            return (model_id, region, mapping.source_hash(raw), values, None)
-        except mapping.RecordError as exc:
-            again(exc.reason, exc.field or "")
-            return None
-
-
-def _map_provider(item: Item) -> dict:
+def map_provider(item: Item) -> dict:
     return mapping.map_provider(item.raw)
 
 

@@ -13,8 +13,6 @@ app's back (by hand, in SQL).
 
 from __future__ import annotations
 
-import dataclasses
-import datetime as dt
 import logging
 import random
 import time
@@ -31,11 +29,19 @@ from migrator.compare import values_equal
 from migrator.fingerprints import FingerprintReader
 from migrator.models import Entity, RejectedRecord, ValidationRun
 from migrator.runtime import operator_name
+from migrator.validation_report import (
+    BATCH_SIZE,
+    ENTITIES,
+    Difference,
+    EntityResult,
+    Options,
+    Pending,
+    Report,
+    Reservoir,
+)
 
 logger = logging.getLogger(__name__)
 
-ENTITIES = (Entity.PROVIDERS, Entity.MODELS, Entity.STATUSES)
-BATCH_SIZE = 5000
 DIFFERENCE_CAP = 100_000
 SCAN_PAGE = 10_000
 COUNTERS = {"missing": "missing", "extra": "extra", "changed": "changed", "orphan": "orphans"}
@@ -52,166 +58,6 @@ COMPARED = {
     Entity.MODELS: ("provider_slug", *(c for c in MODEL_COLUMNS if c != "metadata")),
     Entity.STATUSES: tuple(c for c in STATUS_COLUMNS if c != "metadata"),
 }
-
-
-@dataclasses.dataclass(frozen=True)
-class Options:
-    sources: tuple[str, ...] = ()
-    entities: frozenset[str] = frozenset(ENTITIES)
-    deep: bool = False
-    strict: bool = False
-    float_tolerance: float = 0.0
-    sample: int | None = None
-    seed: int = 0
-    limit: int = 20
-    actor: str = ""
-
-
-@dataclasses.dataclass
-class Difference:
-    kind: str  # missing | extra | changed | orphan | integrity
-    entity: str
-    key: str
-    changes: list[tuple[str, object, object]] = dataclasses.field(default_factory=list)
-    detail: str = ""
-
-    def as_dict(self) -> dict:
-        return {
-            "kind": self.kind,
-            "entity": self.entity,
-            "key": self.key,
-            "changes": [
-                {"field": f, "export": _jsonable(a), "database": _jsonable(b)}
-                for f, a, b in self.changes
-            ],
-            "detail": self.detail,
-        }
-
-
-def _jsonable(value):
-    if isinstance(value, dt.datetime):
-        return value.isoformat()
-    if isinstance(value, int | float | str | bool | list | dict) or value is None:
-        return value
-    return str(value)
-
-
-@dataclasses.dataclass
-class EntityResult:
-    entity: str
-    checked: bool = False
-    in_export: int = 0
-    in_database: int = 0
-    matched: int = 0
-    missing: int = 0
-    extra: int = 0
-    changed: int = 0
-    orphans: int = 0
-    excused: int = 0
-    seconds: float = 0.0
-
-    def differences(self, *, strict: bool) -> int:
-        return (
-            self.missing
-            + self.extra
-            + self.changed
-            + self.orphans
-            + (self.excused if strict else 0)
-        )
-
-    def state(self, *, strict: bool) -> str:
-        if not self.checked:
-            return "skipped"
-        return "validated" if self.differences(strict=strict) == 0 else "mismatched"
-
-    def as_dict(self, *, strict: bool) -> dict:
-        return dataclasses.asdict(self) | {
-            "state": self.state(strict=strict),
-            "seconds": round(self.seconds, 3),
-            "rows_per_second": round(self.in_export / self.seconds) if self.seconds else 0,
-        }
-
-
-@dataclasses.dataclass
-class Report:
-    run: ValidationRun
-    options: Options
-    files: list[source.ExportFile]
-    entities: dict[str, EntityResult]
-    differences: list[Difference]
-    difference_count: int
-    integrity: dict[str, int]
-    warnings: dict[str, int]
-    warning_examples: list[str]
-    known_rejects: list[dict]
-
-    @property
-    def passed(self) -> bool:
-        return self.difference_count == 0
-
-    def as_dict(self) -> dict:
-        strict = self.options.strict
-        return {
-            "run": self.run.pk,
-            "passed": self.passed,
-            "mode": "deep" if self.options.deep else "fast",
-            "readerPeakRssMb": round(reader.children_peak_rss_mb(), 1),
-            "strict": strict,
-            "sample": self.options.sample,
-            "sources": [f.describe() for f in self.files],
-            "entities": {e: r.as_dict(strict=strict) for e, r in self.entities.items()},
-            "differenceCount": self.difference_count,
-            "differences": [d.as_dict() for d in self.differences],
-            "integrity": self.integrity,
-            "warnings": self.warnings,
-            "warningExamples": self.warning_examples,
-            "knownRejects": self.known_rejects,
-        }
-
-
-class Reservoir:
-    """A uniform random sample of ``size`` items from a stream of unknown length."""
-
-    def __init__(self, size: int, rng: random.Random):
-        self.size, self.rng, self.items, self.seen = size, rng, [], 0
-
-    def add(self, item):
-        self.seen += 1
-        if len(self.items) < self.size:
-            self.items.append(item)
-            return
-        slot = self.rng.randrange(self.seen)
-        if slot < self.size:
-            self.items[slot] = item
-
-
-class Pending:
-    """Records waiting to be compared: flushed in batches, or, with ``--sample``, a reservoir
-    compared once the whole export has been read."""
-
-    def __init__(self, rng, sample: int | None, flush):
-        self.reservoir = Reservoir(sample, rng) if sample else None
-        self.items: list = []
-        self._flush = flush
-
-    def add(self, item, *, flush: bool = True):
-        if self.reservoir is not None:
-            self.reservoir.add(item)
-            return
-        if self._flush is not None:
-            self.items.append(item)
-            if flush:
-                self.flush_if_full()
-
-    def flush_if_full(self):
-        if self.reservoir is None and len(self.items) >= BATCH_SIZE:
-            self._flush(self.items)
-            self.items = []
-
-    def finish(self):
-        if self._flush is not None:
-            self._flush(self.reservoir.items if self.reservoir is not None else self.items)
-        self.items = []
 
 
 class Validation:
