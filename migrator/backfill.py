@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from catalog.models import Model, Provider
 from config.database import mask_url
-from migrator import mapping, prune, reader, rejects, retry, source, statuses, tables
+from migrator import mapping, prune, rejects, retry, source, statuses, tables
 from migrator.compare import differing_columns
 from migrator.errors import SourceError, TooManyRejects
 from migrator.fingerprints import FingerprintReader
@@ -357,14 +357,7 @@ class Backfill:
             ready=tables.ready_converter(STATUS_ROW),
             fingerprints=None if self.statuses_were_empty else FingerprintReader(),
         )
-        messages = reader.in_child(
-            preparer.batches, name="backfill-reader", describe=export_file.shown
-        )
-        for message in messages:
-            if isinstance(message, statuses.Finished):
-                export_file.envelope = message.envelope
-                export_file.size, export_file.sha256 = message.size, message.sha256
-                break
+        for message in statuses.batches_of(preparer.batches, export_file, name="backfill-reader"):
             counts.read += message.read
             for reject in message.rejects:
                 self._queue_reject(reject)

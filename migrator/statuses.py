@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Iterator
 
 from catalog.models import GLOBAL_REGION
-from migrator import mapping, source
+from migrator import mapping, reader, source
 from migrator.models import Entity
 from migrator.rejects import Reject
 
@@ -38,6 +38,17 @@ class Finished:
     envelope: dict
     size: int | None
     sha256: str | None
+
+
+def batches_of(batches, export_file: source.ExportFile, *, name: str) -> Iterator:
+    """The batches a reader (Preparer, Checker) makes, computed in a forked child; once the
+    child has read the file to its end, its envelope, size and checksum are set here."""
+    for message in reader.in_child(batches, name=name, describe=export_file.shown):
+        if isinstance(message, Finished):
+            export_file.envelope = message.envelope
+            export_file.size, export_file.sha256 = message.size, message.sha256
+            return
+        yield message
 
 
 def status_values(raw, region: str) -> tuple:

@@ -24,7 +24,7 @@ from django.utils import timezone
 from catalog.models import Model, ModelStatus, Provider
 from catalog.serializers import MODEL_COLUMNS, PROVIDER_COLUMNS, STATUS_COLUMNS
 from config.database import mask_url
-from migrator import mapping, reader, source, statuses
+from migrator import mapping, source, statuses
 from migrator.compare import values_equal
 from migrator.fingerprints import FingerprintReader
 from migrator.models import Entity, RejectedRecord, ValidationRun
@@ -423,14 +423,7 @@ class Validation:
             deep=self.options.deep,
             fingerprints=FingerprintReader(),
         )
-        messages = reader.in_child(
-            checker.batches, name="validate-reader", describe=export_file.shown
-        )
-        for message in messages:
-            if isinstance(message, statuses.Finished):
-                export_file.envelope = message.envelope
-                export_file.size, export_file.sha256 = message.size, message.sha256
-                break
+        for message in statuses.batches_of(checker.batches, export_file, name="validate-reader"):
             result.in_export += message.read
             for kind, count in message.warnings.items():
                 self.warnings[kind] = self.warnings.get(kind, 0) + count
