@@ -33,27 +33,14 @@ from bench.common import (  # noqa: E402
     export_for,
     manage,
     print_table,
+    run_command,
     run_measured,
 )
 
 
 def backfill(url: str, export: Path, *extra: str) -> Measurement:
-    measurement = run_measured(
-        [
-            sys.executable,
-            str(ROOT / "manage.py"),
-            "backfill_json",
-            str(export),
-            "--format",
-            "json",
-            *extra,
-        ],
-        url,
-    )
-    document = json.loads(measurement.stdout)
+    measurement, document = run_command(url, "backfill_json", export, *extra)
     statuses = document["entities"]["statuses"]
-    # The command's own process and its reading child: the larger peak is the one that counts.
-    measurement.peak_rss_mb = max(measurement.peak_rss_mb, document["readerPeakRssMb"])
     measurement.rows = statuses["read"]
     measurement.detail = (
         f"ins {statuses['inserted']} upd {statuses['updated']} unch {statuses['unchanged']}"

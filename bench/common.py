@@ -64,6 +64,19 @@ def run_measured(command: list[str], database_url: str) -> Measurement:
     return Measurement(seconds=seconds, peak_rss_mb=usage.ru_maxrss / 1024, stdout=out[0].decode())
 
 
+def run_command(database_url: str, command: str, export: Path, *extra: str):
+    """``manage.py <command> <export> --format json``, measured: (Measurement, the statuses'
+    figures from its JSON report). Peak RSS is the larger of the command's process and its
+    reading child's."""
+    measurement = run_measured(
+        [sys.executable, str(ROOT / "manage.py"), command, str(export), "--format", "json", *extra],
+        database_url,
+    )
+    document = json.loads(measurement.stdout)
+    measurement.peak_rss_mb = max(measurement.peak_rss_mb, document["readerPeakRssMb"])
+    return measurement, document
+
+
 def manage(database_url: str, *args: str, ok=(0,)) -> None:
     """Run ``manage.py args``; exit statuses in ``ok`` are fine (backfill_json: 1 = rejects)."""
     result = subprocess.run(

@@ -11,7 +11,6 @@ against a variant with 1% of statuses changed, 0.1% missing and 0.1% extra.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -29,28 +28,15 @@ from bench.common import (  # noqa: E402
     export_for,
     manage,
     print_table,
-    run_measured,
+    run_command,
 )
 
 VARIANT = {"changed": 0.01, "drop": 0.001, "extra": 0.001}
 
 
 def validate(url: str, export: Path, *extra: str) -> Measurement:
-    measurement = run_measured(
-        [
-            sys.executable,
-            str(ROOT / "manage.py"),
-            "validate_migration",
-            str(export),
-            "--format",
-            "json",
-            *extra,
-        ],
-        url,
-    )
-    document = json.loads(measurement.stdout)
+    measurement, document = run_command(url, "validate_migration", export, *extra)
     statuses = document["entities"]["statuses"]
-    measurement.peak_rss_mb = max(measurement.peak_rss_mb, document["readerPeakRssMb"])
     measurement.rows = statuses["in_export"]
     measurement.seconds = statuses["seconds"]
     measurement.detail = (
