@@ -20,8 +20,15 @@ def main():
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     if len(sys.argv) > 1 and sys.argv[1] in DIRECT_URL_COMMANDS:
         os.environ.setdefault("USE_DIRECT_URL", "true")
+    from django.conf import settings
+    from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line
 
+    try:
+        settings.INSTALLED_APPS  # noqa: B018 - load the settings now, to report errors plainly
+    except ImproperlyConfigured as exc:
+        # Django would go on without settings and fail later with an unrelated traceback.
+        sys.exit(f"Configuration error: {exc}")
     execute_from_command_line(sys.argv)
 
 

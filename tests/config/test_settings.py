@@ -115,3 +115,14 @@ def test_empty_values__mean_not_set():
     assert result.returncode == 0, result.stderr
     assert "db.sqlite3" in result.stdout
     assert '"backend": "json"' in result.stdout
+
+
+def test_manage_py__reports_a_configuration_error_plainly():
+    result = run_python(
+        "import runpy, sys; sys.argv = ['manage.py', 'check']; "
+        "runpy.run_path('manage.py', run_name='__main__')",
+        env={"DEBUG": "false"},
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith("Configuration error: SECRET_KEY is not set")
+    assert "Traceback" not in result.stderr
