@@ -126,6 +126,7 @@ class Backfill:
         self.reject_keys: dict[str, set[str]] = {}
         self.provider_ids: dict[str, int] = {}
         self.model_ids: dict[str, int] = {}
+        self._slugs, self._slugs_for = {}, None
         # What this run's files hold (None: the file was not part of the run).
         self.provider_slugs_in_file: set[str] | None = None
         self.embedded_providers: set[str] = set()
@@ -539,7 +540,12 @@ class Backfill:
         self.warnings += warnings[: MAX_EXAMPLES - len(self.warnings)]
 
     def _slug(self, model_id) -> str:
-        return next((slug for slug, id_ in self.model_ids.items() if id_ == model_id), "?")
+        """The slug of a model id. The reverse map is built again whenever model_ids is replaced
+        (each pass assigns a new dict; none changes it in place while statuses are read)."""
+        if self._slugs_for is not self.model_ids:
+            self._slugs = {id_: slug for slug, id_ in self.model_ids.items()}
+            self._slugs_for = self.model_ids
+        return self._slugs.get(model_id, "?")
 
     def _write(
         self,
@@ -581,8 +587,7 @@ class Backfill:
         if record_keys is not None:
             keys = record_keys
         elif entity == Entity.STATUSES:
-            slugs = {model_id: slug for slug, model_id in self.model_ids.items()}
-            keys = (f"{slugs.get(model_id)}@{region}" for model_id, region, *_ in batch)
+            keys = (f"{self._slug(model_id)}@{region}" for model_id, region, *_ in batch)
         else:
             keys = (item.record_key for item in batch)
         resolved = [key for key in keys if key in known and key not in rejected_now]

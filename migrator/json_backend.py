@@ -35,6 +35,9 @@ class Snapshot:
     statuses: dict[str, list[dict]]
     signature: tuple
 
+    def __post_init__(self):
+        self.models_by_slug = {row["slug"]: row for row in self.models}
+
     @classmethod
     def read(cls, files: dict[str, source.ExportFile], signature: tuple) -> Snapshot:
         providers: dict[str, dict] = {}
@@ -133,10 +136,6 @@ class JsonBackend(CatalogBackend):
             self._checked_at = now
             return self._snapshot
 
-    def invalidate(self):
-        with self._lock:
-            self._snapshot = None
-
     # --- reads --------------------------------------------------------------------------------
 
     def list_models(self, query: ModelQuery) -> ModelPage:
@@ -153,10 +152,8 @@ class JsonBackend(CatalogBackend):
 
     def get_model(self, slug: str) -> dict | None:
         snapshot = self.snapshot()
-        for row in snapshot.models:
-            if row["slug"] == slug:
-                return self._model(row, snapshot, detail=True)
-        return None
+        row = snapshot.models_by_slug.get(slug)
+        return None if row is None else self._model(row, snapshot, detail=True)
 
     def list_providers(self) -> list[dict]:
         snapshot = self.snapshot()
