@@ -108,7 +108,7 @@ def drop_database(admin_url: str, url: str) -> None:
 
 def export_for(workdir: Path, statuses: int, **variant) -> Path:
     """The synthetic export of that size and variant, generated once and kept in ``workdir``."""
-    from migrator.synthetic import write_export
+    from bench.synthetic import write_export
 
     label = "-".join(f"{k}{v}" for k, v in sorted(variant.items())) or "base"
     directory = Path(workdir) / f"{statuses}-{label}"

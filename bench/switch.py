@@ -43,8 +43,8 @@ def main():
     import django
 
     django.setup()
-    from migrator import runtime
-    from tests.live import Server
+    from live import runtime
+    from tests.servers import Server
 
     server = None
     try:

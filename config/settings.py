@@ -72,6 +72,8 @@ INSTALLED_APPS = [
     "health_check",
     "catalog",
     "migrator",
+    # After catalog: its admin re-registers the catalog's models with write-through admins.
+    "live",
 ]
 
 MIDDLEWARE = [
@@ -165,7 +167,7 @@ JSON_EXPORT_TTL = env.float("JSON_EXPORT_TTL", default=60.0)
 # Read backends by name, each a dotted path to a catalog.backends.base.CatalogBackend.
 DATA_BACKENDS = {
     "database": "catalog.backends.database.DatabaseBackend",
-    "json": "migrator.json_backend.JsonBackend",
+    "json": "live.json_backend.JsonBackend",
 }
 
 # --- Security (`manage.py check --deploy` prints no warning with DEBUG=false) -----------------
@@ -226,6 +228,7 @@ LOGGING = {
     "loggers": {
         "catalog": {"level": LOG_LEVEL},
         "migrator": {"level": LOG_LEVEL},
+        "live": {"level": LOG_LEVEL},
         "django.request": {"level": "ERROR"},
     },
 }

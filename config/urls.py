@@ -12,6 +12,6 @@ HEALTH_CHECKS = [
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("api/v1/", include("catalog.api.urls")),
+    path("api/v1/", include("live.api.urls")),
     path("healthz", HealthCheckView.as_view(checks=HEALTH_CHECKS), name="healthz"),
 ]

@@ -6,18 +6,8 @@ from django.contrib import admin, messages
 from django.utils.html import format_html
 
 from migrator.errors import MigratorError
-from migrator.models import (
-    AuditEntry,
-    BackendState,
-    BackfillRun,
-    PendingWrite,
-    PrunedRow,
-    RejectedRecord,
-    ShadowMismatch,
-    StoreWriteStats,
-    ValidationRun,
-)
-from migrator.services import pruned_rows_restore
+from migrator.models import BackfillRun, PrunedRow, RejectedRecord, ValidationRun
+from migrator.prune import pruned_rows_restore
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -177,69 +167,3 @@ class ValidationRunAdmin(ReadOnlyAdmin):
     counts_json = json_display("counts")
     differences_json = json_display("differences", "first differences")
     warnings_json = json_display("warnings")
-
-
-@admin.register(BackendState)
-class BackendStateAdmin(ReadOnlyAdmin):
-    """The live state, to look at: change it with `manage.py switch_backend` (audited)."""
-
-    list_display = (
-        "active",
-        "previous",
-        "dual_write",
-        "canary_enabled",
-        "canary_percent",
-        "shadow_enabled",
-        "auto_rollback",
-        "version",
-        "updated_at",
-    )
-
-
-@admin.register(AuditEntry)
-class AuditEntryAdmin(ReadOnlyAdmin):
-    list_display = ("at", "actor", "action", "forced", "reason")
-    list_filter = ("action", "forced")
-    search_fields = ("actor", "reason")
-    readonly_fields = ("at", "actor", "action", "forced", "reason", "before_json", "after_json")
-    exclude = ("before", "after")
-    before_json = json_display("before", "state before")
-    after_json = json_display("after", "state after")
-
-
-@admin.register(StoreWriteStats)
-class StoreWriteStatsAdmin(ReadOnlyAdmin):
-    list_display = (
-        "store",
-        "attempted",
-        "succeeded",
-        "success_rate",
-        "last_error",
-        "last_error_at",
-    )
-
-    @admin.display(description="success rate")
-    def success_rate(self, stats):
-        return f"{stats.succeeded / stats.attempted:.2%}" if stats.attempted else "-"
-
-
-@admin.register(PendingWrite)
-class PendingWriteAdmin(ReadOnlyAdmin):
-    list_display = ("created_at", "store", "attempts", "last_attempt_at", "last_error")
-    list_filter = ("store",)
-    readonly_fields = (
-        "created_at",
-        "store",
-        "attempts",
-        "last_attempt_at",
-        "last_error",
-        "operation_json",
-    )
-    exclude = ("operation",)
-    operation_json = json_display("operation")
-
-
-@admin.register(ShadowMismatch)
-class ShadowMismatchAdmin(ReadOnlyAdmin):
-    list_display = ("at", "path", "serving")
-    readonly_fields = ("at", "path", "serving", "difference")

@@ -21,11 +21,11 @@ from django.utils import timezone
 from catalog.models import Model, Provider
 from config.database import mask_url
 from migrator import mapping, prune, rejects, retry, source, statuses, tables
-from migrator.compare import differing_columns
+from migrator.equality import differing_columns
 from migrator.errors import SourceError, TooManyRejects
 from migrator.fingerprints import FingerprintReader
 from migrator.models import BackfillRun, Entity
-from migrator.runtime import operator_name
+from migrator.runs import operator_name
 
 logger = logging.getLogger(__name__)
 

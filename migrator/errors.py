@@ -1,10 +1,8 @@
 """The migrator's own exceptions; commands turn them into CommandError, views into HTTP errors."""
 
+from catalog.errors import first_line
 
-def first_line(exc: BaseException) -> str:
-    """An exception's message, first line only (drivers add hints and context below it)."""
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+__all__ = ["MigratorError", "SourceError", "TooManyRejects", "database_error_message", "first_line"]
 
 
 def database_error_message(exc: BaseException) -> str:

@@ -1,15 +1,17 @@
 """Rows the export no longer holds: counted as absent, or archived then deleted (--prune).
 
 A pruned row is kept whole in PrunedRow (with the run that pruned it), so that the admin can
-show it and put it back (migrator.services.pruned_rows_restore).
+show it and put it back (pruned_rows_restore, below).
 """
 
 from __future__ import annotations
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from catalog.models import Model, ModelStatus, Provider
 from migrator import tables
+from migrator.errors import MigratorError
 from migrator.models import Entity, PrunedRow
 
 
@@ -91,3 +93,37 @@ def absent_and_prune(backfill, complete: set[str]):
                 tables.PROVIDERS,
                 [row_id for row_id in gone if row_id not in in_use],
             )
+
+
+RESTORE_ORDER = {Entity.PROVIDERS: 0, Entity.MODELS: 1, Entity.STATUSES: 2}
+
+
+def _instance(model, row: dict):
+    values = {}
+    for field in model._meta.concrete_fields:
+        if field.attname in row:
+            value = row[field.attname]
+            values[field.attname] = None if value is None else field.to_python(value)
+    return model(**values)
+
+
+def pruned_rows_restore(*, pruned_rows: list[PrunedRow]) -> int:
+    """Put archived rows back, as they were (ids and timestamps included); how many."""
+    pending = sorted(
+        (p for p in pruned_rows if p.restored_at is None), key=lambda p: RESTORE_ORDER[p.entity]
+    )
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            for pruned in pending:
+                model = tables.TABLES[pruned.entity].model
+                instance = _instance(model, pruned.row)
+                # bulk_create keeps the archived timestamps (save() would stamp them anew).
+                model.objects.bulk_create([instance])
+                pruned.restored_at = now
+                pruned.save(update_fields=["restored_at"])
+    except IntegrityError as exc:
+        raise MigratorError(
+            f"cannot restore: a row with the same key exists again, or its parent is gone ({exc})"
+        ) from exc
+    return len(pending)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from migrator.backfill import ENTITIES, Counts, Result
-from migrator.reader import children_peak_rss_mb
+from migrator.child_process import children_peak_rss_mb
 
 COLUMNS = (
     ("read", "read"),

@@ -2,7 +2,7 @@
 
 This is where the time goes for a large export (millions of records, each parsed, hashed and
 checked in Python), and none of it needs the parent's database connection: it runs in a forked
-child (migrator.reader) that sends whole-model batches to the parent, which writes them.
+child (migrator.child_process) that sends whole-model batches to the parent, which writes them.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Iterator
 
 from catalog.models import GLOBAL_REGION
-from migrator import mapping, reader, source
+from migrator import child_process, mapping, source
 from migrator.models import Entity
 from migrator.rejects import Reject
 
@@ -43,7 +43,7 @@ class Finished:
 def batches_of(batches, export_file: source.ExportFile, *, name: str) -> Iterator:
     """The batches a reader (Preparer, Checker) makes, computed in a forked child; once the
     child has read the file to its end, its envelope, size and checksum are set here."""
-    for message in reader.in_child(batches, name=name, describe=export_file.shown):
+    for message in child_process.in_child(batches, name=name, describe=export_file.shown):
         if isinstance(message, Finished):
             export_file.envelope = message.envelope
             export_file.size, export_file.sha256 = message.size, message.sha256

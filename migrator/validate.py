@@ -25,10 +25,10 @@ from catalog.models import Model, ModelStatus, Provider
 from catalog.serializers import MODEL_COLUMNS, PROVIDER_COLUMNS, STATUS_COLUMNS
 from config.database import mask_url
 from migrator import mapping, source, statuses
-from migrator.compare import values_equal
+from migrator.equality import values_equal
 from migrator.fingerprints import FingerprintReader
 from migrator.models import Entity, RejectedRecord, ValidationRun
-from migrator.runtime import operator_name
+from migrator.runs import operator_name
 from migrator.validation_report import (
     BATCH_SIZE,
     ENTITIES,

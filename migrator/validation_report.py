@@ -7,7 +7,7 @@ import dataclasses
 import datetime as dt
 import random
 
-from migrator import reader, source
+from migrator import child_process, source
 from migrator.models import Entity, ValidationRun
 
 ENTITIES = (Entity.PROVIDERS, Entity.MODELS, Entity.STATUSES)
@@ -115,7 +115,7 @@ class Report:
             "run": self.run.pk,
             "passed": self.passed,
             "mode": "deep" if self.options.deep else "fast",
-            "readerPeakRssMb": round(reader.children_peak_rss_mb(), 1),
+            "readerPeakRssMb": round(child_process.children_peak_rss_mb(), 1),
             "strict": strict,
             "sample": self.options.sample,
             "sources": [f.describe() for f in self.files],

@@ -151,7 +151,7 @@ def manage(*args, database_url: str, timeout: float = 300, **popen):
 @pytest.fixture(autouse=True)
 def _fresh_backend_state():
     """Each test starts from the environment's backend state, not another test's cache."""
-    from migrator import runtime
+    from live import runtime
 
     runtime.forget_state()
     yield

@@ -8,7 +8,7 @@ from django.db import DatabaseError, connection, transaction
 
 from catalog import selectors
 from catalog.backends.base import BackendUnavailable, CatalogBackend, ModelPage, ModelQuery
-from migrator.errors import first_line
+from catalog.errors import first_line
 
 
 def _translated(method):

@@ -13,7 +13,7 @@ import yaml
 
 from config.database import database_config
 from tests.conftest import IS_POSTGRES, ROOT, count_rows, manage, postgres_only, run_python
-from tests.live import Server
+from tests.servers import Server
 
 PRODUCTION = {
     "DJANGO_SETTINGS_MODULE": "config.settings",

@@ -247,7 +247,7 @@ def test_prune__archives_then_deletes_what_the_export_no_longer_holds(sample_exp
     model_row = archived[0].row
     assert model_row["name"] == "Nova Lite" and "id" in model_row and "created_at" in model_row
     # The archive is enough to undo the prune.
-    from migrator.services import pruned_rows_restore
+    from migrator.prune import pruned_rows_restore
 
     pruned_rows_restore(pruned_rows=list(archived))
     after = catalog_snapshot()

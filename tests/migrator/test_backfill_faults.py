@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from migrator.synthetic import write_export
+from bench.synthetic import write_export
 from tests.conftest import ROOT, command, count_rows, manage
 
 DUMP = """

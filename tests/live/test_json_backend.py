@@ -3,7 +3,7 @@ import json
 import pytest
 
 from catalog.backends import get_backend
-from migrator.json_backend import JsonBackend
+from live.json_backend import JsonBackend
 from tests.conftest import SAMPLE_DIR, command
 
 pytestmark = pytest.mark.django_db
@@ -53,7 +53,7 @@ def test_both_backends__answer_every_endpoint_identically(client, settings):
     command("backfill_json", str(SAMPLE_DIR))
     for url in QUERIES:
         settings.DATA_BACKEND = "database"
-        from migrator import runtime
+        from live import runtime
 
         runtime.forget_state()
         status_db, source_db, from_db = body(client, url)

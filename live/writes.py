@@ -19,10 +19,10 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import F, Min
 from django.utils import timezone
 
-from migrator import journal, runtime
+from live import journal, runtime
+from live.stores import WriteRefused, store
 from migrator.errors import MigratorError, first_line
 from migrator.models import Backend, PendingWrite, StoreWriteStats
-from migrator.stores import WriteRefused, store
 
 logger = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from catalog.backends import BackendUnavailable, get_backend
-from migrator.guard import guard
+from live.guard import guard
 from migrator.models import ShadowMismatch, ShadowStats
 
 logger = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 import pytest
 from django.test import RequestFactory
 
-from migrator import routing, runtime
+from live import routing, runtime
 from tests.conftest import SAMPLE_DIR, command
 
 pytestmark = pytest.mark.django_db

@@ -16,7 +16,7 @@ import time
 
 from django.db import DatabaseError
 
-from migrator import runtime
+from live import runtime
 from migrator.models import Backend
 
 logger = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 from django.urls import path
 
-from catalog.api import views
-from migrator.api import dual_write_stats
+from live.api import views
+from live.api.stats import dual_write_stats
 
 app_name = "api"
 

@@ -40,7 +40,7 @@ def write_export(
     directory.mkdir(parents=True, exist_ok=True)
     models = models or max(1, statuses // 50)
     per_model = max(1, statuses // models)
-    rng = random.Random(seed)  # noqa: S311 (made-up data, not secrets)
+    rng = random.Random(seed)
     provider_slugs = [f"provider{p:04d}" for p in range(providers)]
     with open(directory / "providers.json", "w") as out:
         json.dump(

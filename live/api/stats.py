@@ -6,9 +6,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from catalog.serializers import format_timestamp
-from migrator import runtime, writes
+from live import runtime, writes
+from live.fallback import incidents
 from migrator.errors import first_line
-from migrator.fallback import incidents
 from migrator.models import Backend, ShadowStats, StoreWriteStats
 
 

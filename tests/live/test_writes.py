@@ -4,8 +4,8 @@ import multiprocessing
 import pytest
 
 from catalog.models import ModelStatus
+from live.stores import JsonStore
 from migrator.models import PendingWrite, StoreWriteStats
-from migrator.stores import JsonStore
 from tests.conftest import command
 
 pytestmark = pytest.mark.django_db

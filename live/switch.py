@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.utils import timezone
 
-from migrator import runtime, source, writes
+from live import runtime, writes
+from migrator import source
 from migrator.errors import MigratorError, SourceError
 from migrator.models import AuditEntry, Backend, ShadowMismatch, ShadowStats, ValidationRun
 

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from migrator import runtime
+from live import runtime
 from migrator.models import AuditEntry, BackendState
 from tests.conftest import command
 
@@ -67,7 +67,7 @@ def test_switch_to_database__refused_after_a_failed_validation(export):
 
 
 def test_switch_to_database__refused_while_writes_are_pending(export, settings, tmp_path):
-    from migrator import journal
+    from live import journal
 
     settings.WRITE_JOURNAL_DIR = tmp_path / "journal"
     command("validate_migration", str(export))

@@ -1,5 +1,5 @@
-"""The read API (``/api/v1/...``): parse the query, then let the migrator's router pick the
-store that answers (see migrator/serving.py)."""
+"""The read API (``/api/v1/...``): parse the query, then let the router pick the store that
+answers (see live/serving.py)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
 from catalog.api.params import ModelListParams
-from migrator import mapping, writes
-from migrator.serving import error_response, serve
-from migrator.stores import UnknownModel, WriteRefused
+from live import writes
+from live.serving import error_response, serve
+from live.stores import UnknownModel, WriteRefused
+from migrator import mapping
 
 
 @require_GET

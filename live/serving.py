@@ -13,9 +13,9 @@ from django.utils import timezone
 
 from catalog.backends import BackendUnavailable, get_backend
 from catalog.serializers import format_timestamp
-from migrator import routing, runtime, shadow
-from migrator.fallback import incidents
-from migrator.guard import guard
+from live import routing, runtime, shadow
+from live.fallback import incidents
+from live.guard import guard
 from migrator.models import Backend
 
 

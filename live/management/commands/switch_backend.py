@@ -5,11 +5,11 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
-from migrator import switch, writes
+from live import switch, writes
 from migrator.errors import MigratorError, database_error_message
 from migrator.models import Backend
 from migrator.reports import switch_status_text
-from migrator.runtime import operator_name
+from migrator.runs import operator_name
 
 
 def _actor(options) -> str:

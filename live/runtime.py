@@ -10,7 +10,6 @@ saw, or the environment's defaults (DATA_BACKEND, DUAL_WRITE) if it never saw on
 from __future__ import annotations
 
 import dataclasses
-import getpass
 import logging
 import threading
 import time
@@ -125,16 +124,6 @@ def forget_state() -> None:
     global _cached
     with _lock:
         _cached = None
-
-
-def operator_name(given: str | None = None) -> str:
-    """Who runs an operator command: ``--actor``, else the OS user."""
-    if given:
-        return given
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no passwd entry (some containers)
-        return "unknown"
 
 
 def state_change(*, action: str, reason: str, actor: str, forced: bool = False, **changes) -> State:

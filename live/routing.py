@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import hashlib
 
+from live.runtime import State
 from migrator.models import Backend
-from migrator.runtime import State
 
 CLIENT_COOKIE = "catalog_client"
 COOKIE_AGE = 365 * 24 * 3600

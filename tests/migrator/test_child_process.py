@@ -7,7 +7,7 @@ import os
 import pytest
 
 from catalog.models import ModelStatus
-from migrator import reader
+from migrator import child_process
 from migrator.errors import SourceError
 from tests.conftest import command
 from tests.snapshots import updated_stamps
@@ -26,11 +26,11 @@ def _fails():
 def test_a_child_that_dies__is_an_error_in_the_parent():
     # What it sent just before dying may be lost with it (as with kill -9): only the error counts.
     with pytest.raises(SourceError, match=r"stopped unexpectedly \(exit code 3\)"):
-        list(reader.in_child(_dies, name="test-reader", describe="somewhere"))
+        list(child_process.in_child(_dies, name="test-reader", describe="somewhere"))
 
 
 def test_a_child_that_raises__raises_in_the_parent():
-    items = reader.in_child(_fails, name="test-reader", describe="somewhere")
+    items = child_process.in_child(_fails, name="test-reader", describe="somewhere")
     assert next(items) == "first"
     with pytest.raises(SourceError, match="broken in the child"):
         next(items)

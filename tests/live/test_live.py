@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import IS_POSTGRES, manage
-from tests.live import Proxy, Server
+from tests.servers import Proxy, Server
 
 STATUS = {"status": "degraded", "availability": 97.5, "checkedAt": "2026-11-22T01:00:00.000Z"}
 TOKEN = {"Authorization": "Bearer live-token"}

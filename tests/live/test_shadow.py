@@ -2,8 +2,8 @@ import pytest
 from django.db import connection
 
 from catalog.models import ModelStatus
-from migrator import runtime
-from migrator.guard import guard
+from live import runtime
+from live.guard import guard
 from migrator.models import AuditEntry, ShadowMismatch, ShadowStats
 from tests.conftest import command
 
