@@ -14,8 +14,9 @@ from catalog.lookups import HasElement  # noqa: F401  (registers JSONField __has
 class Timestamped(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
-    # Fingerprint of the source record the row was last loaded from ("" after an edit made here):
-    # equal fingerprints let backfill_json skip a row without reading or writing it.
+    # No longer read or written (the loader and the validator compare stored values now). Kept
+    # for one release, so that workers of the previous release can still write it during a
+    # rolling deploy; a later migration drops it.
     source_hash = models.CharField(max_length=32, blank=True, default="", editable=False)
 
     class Meta:

@@ -9,52 +9,18 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+from catalog.fields import (  # noqa: F401  (the column lists are part of this module's API)
+    MODEL_COLUMNS,
+    MODEL_FIELDS,
+    PROVIDER_COLUMNS,
+    STATUS_COLUMNS,
+    STATUS_FIELDS,
+    TIMESTAMP,
+)
 from catalog.models import GLOBAL_REGION, STATUS_SEVERITY
 
-PROVIDER_COLUMNS = (
-    "slug",
-    "name",
-    "source_id",
-    "logo_url",
-    "website_url",
-    "status_page_url",
-    "documentation_url",
-    "regions",
-    "metadata",
-)
-MODEL_COLUMNS = (
-    "slug",
-    "name",
-    "source_id",
-    "description",
-    "foundation_model",
-    "released_at",
-    "deprecated_at",
-    "modalities",
-    "capabilities",
-    "tags",
-    "context_window",
-    "max_output_tokens",
-    "input_price",
-    "output_price",
-    "is_active",
-    "is_featured",
-    "metadata",
-)
-STATUS_COLUMNS = (
-    "region",
-    "status",
-    "availability",
-    "latency_p50",
-    "latency_p95",
-    "latency_p99",
-    "error_rate",
-    "requests_per_min",
-    "tokens_per_min",
-    "usage",
-    "checked_at",
-    "metadata",
-)
+# Model fields the API shows under their own name (id, slug, name and provider are shaped apart).
+_MODEL_SHOWN = tuple(f for f in MODEL_FIELDS if f.column not in ("name", "source_id"))
 
 
 def format_timestamp(value: dt.datetime | None) -> str | None:
@@ -105,21 +71,16 @@ def provider_to_api(row: dict, *, model_count: int, active_model_count: int, avg
     }
 
 
+def _shown(field, value):
+    if field.kind == TIMESTAMP:
+        return format_timestamp(value)
+    return _number(value) if isinstance(value, Decimal) else value
+
+
 def status_to_api(row: dict) -> dict:
-    return {
-        "region": row["region"],
-        "status": row["status"],
-        "availability": row["availability"],
-        "latencyP50": row["latency_p50"],
-        "latencyP95": row["latency_p95"],
-        "latencyP99": row["latency_p99"],
-        "errorRate": row["error_rate"],
-        "requestsPerMin": row["requests_per_min"],
-        "tokensPerMin": row["tokens_per_min"],
-        "usage": row["usage"],
-        "checkedAt": format_timestamp(row["checked_at"]),
-        "metadata": row["metadata"],
-    }
+    body = {f.name: _shown(f, row[f.column]) for f in STATUS_FIELDS}
+    body["metadata"] = row["metadata"]
+    return body
 
 
 def model_to_api(row: dict, provider: dict, statuses: list[dict], *, detail: bool = False) -> dict:
@@ -130,19 +91,7 @@ def model_to_api(row: dict, provider: dict, statuses: list[dict], *, detail: boo
         "slug": row["slug"],
         "name": row["name"],
         "provider": provider,
-        "description": row["description"],
-        "foundationModel": row["foundation_model"],
-        "modalities": row["modalities"],
-        "capabilities": row["capabilities"],
-        "tags": row["tags"],
-        "contextWindow": row["context_window"],
-        "maxOutputTokens": row["max_output_tokens"],
-        "inputPrice": _number(row["input_price"]),
-        "outputPrice": _number(row["output_price"]),
-        "releasedAt": format_timestamp(row["released_at"]),
-        "deprecatedAt": format_timestamp(row["deprecated_at"]),
-        "isActive": row["is_active"],
-        "isFeatured": row["is_featured"],
+        **{f.name: _shown(f, row[f.column]) for f in _MODEL_SHOWN},
         "status": status_to_api(headline) if headline else None,
         "availability": headline["availability"] if headline else None,
         "metadata": row["metadata"],

@@ -10,6 +10,7 @@ exactly, so that both answer with identical bodies.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import threading
 import time
 import urllib.error
@@ -18,12 +19,17 @@ from collections import defaultdict
 from pathlib import Path
 
 from django.conf import settings
+from django.utils import timezone
 
 from catalog import serializers
 from catalog.aggregates import exact_mean
 from catalog.backends.base import BackendUnavailable, CatalogBackend, ModelPage, ModelQuery
-from migrator import mapping, source
+from migrator import source
 from migrator.errors import SourceError
+from migrator.models import Entity
+from migrator.pipeline import Acceptance, Accepted
+
+logger = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass
@@ -40,41 +46,23 @@ class Snapshot:
 
     @classmethod
     def read(cls, files: dict[str, source.ExportFile], signature: tuple) -> Snapshot:
+        """The export through the acceptance pipeline: exactly the records backfill loads."""
+        acceptance = Acceptance(now=timezone.now(), known_models=None if "models" in files else ())
         providers: dict[str, dict] = {}
-        if "providers" in files:
-            for _, raw in source.iter_records(files["providers"]):
-                try:
-                    row = mapping.map_provider(raw)
-                except mapping.RecordError:
-                    continue
-                providers.setdefault(row["slug"], row)
         models: dict[str, dict] = {}
-        if "models" in files:
-            for _, raw in source.iter_records(files["models"]):
-                try:
-                    row = mapping.map_model(raw)
-                except mapping.RecordError:
-                    continue
-                if row["slug"] in models:
-                    continue  # a duplicate slug: the first one loads
-                if row["provider_slug"] not in providers:
-                    providers[row["provider_slug"]] = mapping.map_embedded_provider(raw["provider"])
-                models[row["slug"]] = row
         statuses: dict[str, list[dict]] = {}
+        if "providers" in files:
+            for item in acceptance.providers_from(source.iter_records(files["providers"])):
+                if isinstance(item, Accepted):
+                    providers[item.key] = item.row
+        if "models" in files:
+            for item in acceptance.models_from(source.iter_records(files["models"])):
+                if isinstance(item, Accepted):
+                    (providers if item.entity == Entity.PROVIDERS else models)[item.key] = item.row
         if "statuses" in files:
-            for model_slug, value in source.iter_records(files["statuses"]):
-                if model_slug not in models or model_slug in statuses:
-                    continue  # an unknown model, or a repeated key
-                rows, regions = [], set()
-                for raw in value if isinstance(value, list) else [value]:
-                    try:
-                        row = mapping.map_status(raw)
-                    except mapping.RecordError:
-                        continue
-                    if row["region"] not in regions:
-                        regions.add(row["region"])
-                        rows.append(row)
-                statuses[model_slug] = rows
+            for item in acceptance.statuses_from(source.iter_records(files["statuses"])):
+                if isinstance(item, Accepted):
+                    statuses.setdefault(item.parent, []).append(item.row)
         ordered = [models[slug] for slug in sorted(models)]
         return cls(providers=providers, models=ordered, statuses=statuses, signature=signature)
 
@@ -133,6 +121,9 @@ class JsonBackend(CatalogBackend):
                     self._snapshot = Snapshot.read(files, signature)
             except (SourceError, OSError) as exc:
                 raise BackendUnavailable(f"json: {exc}") from exc
+            except Exception as exc:  # an export no rule foresaw: fall back, never a 500
+                logger.exception("event=json_backend_unreadable")
+                raise BackendUnavailable(f"json: the export cannot be read ({exc!r})") from exc
             self._checked_at = now
             return self._snapshot
 

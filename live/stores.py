@@ -62,15 +62,13 @@ class DatabaseStore:
         ModelStatus.objects.update_or_create(
             model=model,
             region=row.pop("region"),
-            defaults=row | {"source_hash": mapping.source_hash(record)},
+            defaults=row,
         )
 
     def _provider(self, operation):
         record = operation["record"]
         row = _validated(mapping.map_provider, record)
-        Provider.objects.update_or_create(
-            slug=row.pop("slug"), defaults=row | {"source_hash": mapping.source_hash(record)}
-        )
+        Provider.objects.update_or_create(slug=row.pop("slug"), defaults=row)
 
     def _model(self, operation):
         record = operation["record"]
@@ -79,12 +77,10 @@ class DatabaseStore:
         provider = Provider.objects.filter(slug=provider_slug).first()
         if provider is None:
             embedded = _validated(mapping.map_embedded_provider, record["provider"])
-            provider = Provider.objects.create(
-                **embedded, source_hash=mapping.source_hash(record["provider"])
-            )
+            provider = Provider.objects.create(**embedded)
         Model.objects.update_or_create(
             slug=row.pop("slug"),
-            defaults=row | {"provider": provider, "source_hash": mapping.source_hash(record)},
+            defaults=row | {"provider": provider},
         )
 
     def _delete(self, operation):

@@ -9,90 +9,138 @@ from __future__ import annotations
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from catalog.models import Model, ModelStatus, Provider
+from catalog.models import Model, ModelStatus
 from migrator import tables
 from migrator.errors import MigratorError
 from migrator.models import Entity, PrunedRow
 
+DEFAULT_MAX_PERCENT = 50.0
 
-def absent(backfill, entity, table, ids):
-    """Rows of ``table`` the export no longer holds: counted, or (``--prune``) archived in
-    PrunedRow and deleted."""
+
+class PruneRefused(MigratorError):
+    """A prune that would delete more than an operator would expect (see the guard below)."""
+
+
+def absent_and_prune(backfill, acceptance) -> None:
+    """Rows the export no longer holds, for each entity read whole: counted as absent, or, with
+    ``--prune``, archived in PrunedRow then deleted (statuses, then models, then providers).
+
+    The guard: a prune that would delete more than ``--max-prune-percent`` of an entity's rows,
+    or anything at all when the export holds no record of that entity, is refused (exit 2, nothing
+    deleted) unless ``--force`` is given: one empty upstream export must not empty the catalog.
+    """
+    options = backfill.options
+    gone = {}
+    for entity in (Entity.STATUSES, Entity.MODELS, Entity.PROVIDERS):
+        if entity not in backfill.loaded:
+            continue
+        table = tables.TABLES[entity]
+        rows = tables.unseen(table)
+        if entity == Entity.PROVIDERS:
+            # A provider some remaining model still uses stays (and is not counted as absent).
+            rows = _unused_providers(rows, gone.get(Entity.MODELS, []))
+        gone[entity] = rows
+    if not options.prune:
+        for entity, rows in gone.items():
+            backfill.counts[entity].absent += len(rows)
+        return
+    # Statuses of models pruned in this run go with them: they are counted as pruned statuses.
+    with_models = _statuses_of([row_id for row_id, _ in gone.get(Entity.MODELS, [])])
+    seen_statuses = {row_id for row_id, _ in gone.get(Entity.STATUSES, [])}
+    extra = [row for row in with_models if row[0] not in seen_statuses]
+    if extra:
+        gone[Entity.STATUSES] = [*gone.get(Entity.STATUSES, []), *extra]
+    if with_models:
+        backfill.notes.append(
+            f"{len(with_models)} status(es) pruned with their models (the models left the export)"
+        )
+    _guard(backfill, gone)
+    for entity in (Entity.STATUSES, Entity.MODELS, Entity.PROVIDERS):
+        rows = gone.get(entity, [])
+        backfill.counts[entity].pruned += len(rows)
+        if rows and not options.dry_run:
+            _archive_and_delete(backfill, entity, rows)
+
+
+def _guard(backfill, gone: dict) -> None:
+    options = backfill.options
+    if options.force:
+        return
+    problems = []
+    for entity, rows in gone.items():
+        if not rows:
+            continue
+        total = tables.count(tables.TABLES[entity])
+        share = 100.0 * len(rows) / total if total else 0.0
+        accepted = backfill.counts[entity].inserted + backfill.counts[entity].updated
+        accepted += backfill.counts[entity].unchanged
+        if accepted == 0:
+            problems.append(
+                f"the export holds no {entity} and the prune would delete all "
+                f"{len(rows)} {entity} rows"
+            )
+        elif share > options.max_prune_percent:
+            problems.append(
+                f"the prune would delete {len(rows)} of {total} {entity} rows ({share:.0f}%, "
+                f"more than --max-prune-percent {options.max_prune_percent:g})"
+            )
+    if problems:
+        raise PruneRefused(
+            "prune refused, nothing deleted: "
+            + "; ".join(problems)
+            + ". The export's records are loaded. If the export is right, run again with --force "
+            "(or a higher --max-prune-percent)."
+        )
+
+
+def _unused_providers(rows, models_gone) -> list:
+    ids = [row_id for row_id, _ in rows]
     if not ids:
-        return
-    counts = backfill.counts[entity]
-    if not backfill.options.prune:
-        counts.absent += len(ids)
-        return
-    counts.pruned += len(ids)
-    if backfill.options.dry_run:
-        return
-    rows = tables.snapshot(table, ids)
-    slugs = {}
-    if entity == Entity.STATUSES:
-        slugs = dict(
-            Model.objects.filter(id__in={r["model_id"] for r in rows}).values_list("id", "slug")
+        return []
+    leaving = {row_id for row_id, _ in models_gone}
+    used = set()
+    for start in range(0, len(ids), tables.CHUNK):
+        chunk = ids[start : start + tables.CHUNK]
+        used.update(
+            Model.objects.filter(provider_id__in=chunk)
+            .exclude(id__in=leaving)
+            .values_list("provider_id", flat=True)
         )
-    PrunedRow.objects.bulk_create(
-        [
-            PrunedRow(
-                run=backfill.run_record,
-                entity=entity,
-                row=r,
-                natural_key=f"{slugs[r['model_id']]}@{r['region']}"
-                if entity == Entity.STATUSES
-                else r["slug"],
-            )
-            for r in rows
-        ]
-    )
-    tables.delete(table, ids)
+    return [row for row in rows if row[0] not in used]
 
 
-def absent_and_prune(backfill, complete: set[str]):
-    """Rows the export no longer holds: statuses, then models, then providers."""
-    if Entity.STATUSES in complete:
-        with_status = set(ModelStatus.objects.values_list("model_id", flat=True).distinct())
-        gone = sorted(with_status - backfill.status_models_in_file)
-        for start in range(0, len(gone), 1000):
-            ids = list(
-                ModelStatus.objects.filter(model_id__in=gone[start : start + 1000]).values_list(
-                    "id", flat=True
-                )
-            )
-            with transaction.atomic():
-                absent(backfill, Entity.STATUSES, tables.STATUSES, ids)
-    if Entity.MODELS in complete:
-        gone = [
-            row_id
-            for slug, row_id in Model.objects.values_list("slug", "id")
-            if slug not in backfill.model_slugs_in_file
+def _statuses_of(model_ids: list[int]) -> list:
+    found = []
+    for start in range(0, len(model_ids), tables.CHUNK):
+        chunk = model_ids[start : start + tables.CHUNK]
+        found += [
+            (row_id, f"{slug}@{region}")
+            for row_id, slug, region in ModelStatus.objects.filter(model_id__in=chunk)
+            .order_by("id")
+            .values_list("id", "model__slug", "region")
         ]
+    return found
+
+
+def _archive_and_delete(backfill, entity, rows) -> None:
+    table = tables.TABLES[entity]
+    keys = dict(rows)
+    ids = [row_id for row_id, _ in rows]
+    for start in range(0, len(ids), tables.CHUNK):
+        chunk = ids[start : start + tables.CHUNK]
         with transaction.atomic():
-            if backfill.options.prune and gone:
-                statuses = list(
-                    ModelStatus.objects.filter(model_id__in=gone).values_list("id", flat=True)
-                )
-                absent(backfill, Entity.STATUSES, tables.STATUSES, statuses)
-            absent(backfill, Entity.MODELS, tables.MODELS, gone)
-    if Entity.PROVIDERS in complete:
-        wanted = backfill.provider_slugs_in_file | backfill.embedded_providers
-        gone = [
-            row_id
-            for slug, row_id in Provider.objects.values_list("slug", "id")
-            if slug not in wanted
-        ]
-        in_use = set(
-            Model.objects.filter(provider_id__in=gone).values_list("provider_id", flat=True)
-        )
-        with transaction.atomic():
-            backfill.counts[Entity.PROVIDERS].absent += len(in_use)
-            absent(
-                backfill,
-                Entity.PROVIDERS,
-                tables.PROVIDERS,
-                [row_id for row_id in gone if row_id not in in_use],
+            PrunedRow.objects.bulk_create(
+                [
+                    PrunedRow(
+                        run=backfill.run_record,
+                        entity=entity,
+                        row=row,
+                        natural_key=keys[row["id"]],
+                    )
+                    for row in tables.snapshot(table, chunk)
+                ]
             )
+            tables.delete(table, chunk)
 
 
 RESTORE_ORDER = {Entity.PROVIDERS: 0, Entity.MODELS: 1, Entity.STATUSES: 2}

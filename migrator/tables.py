@@ -1,186 +1,121 @@
-"""Bulk reads and writes of the catalog tables, the fast way each database allows.
+"""Set-based SQL over the catalog tables: the only module of the move that writes SQL.
 
-PostgreSQL inserts with ``COPY`` and updates through a ``COPY``-filled temporary table; SQLite
-uses ``executemany`` (it runs in-process, where that is already the fast path). Rows are plain
-dicts keyed by column; this module is the only place that knows SQL.
+Each batch of accepted records is copied into a staging table (``COPY`` on PostgreSQL,
+``executemany`` on SQLite) and the database itself matches it with the stored rows by natural
+key and compares every column of the row as it is stored now (``IS DISTINCT FROM``; JSON as
+JSON), so that a row changed behind the app's back (a ``QuerySet.update``, raw SQL, an edit in a
+console) is seen, by backfill_json (which writes it back) and by validate_migration (which
+reports it). Ids of the rows a run matched are kept in a second temporary table, so that the rows
+an export no longer holds are found by one anti-join at the end.
+
+Temporary tables live as long as the connection: operator commands use the direct URL
+(``DIRECT_URL``), never a transaction-mode pooler, which would not keep them.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime as dt
 import json
-import operator
 from collections.abc import Iterable
+from decimal import Decimal
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
 from django.db.models import Model as DjangoModel
 
+from catalog.fields import (
+    JSON_COLUMNS,
+    MODEL_FIELDS,
+    PROVIDER_FIELDS,
+    STATUS_FIELDS,
+    TIMESTAMP_COLUMNS,
+)
 from catalog.models import Model, ModelStatus, Provider
 from catalog.serializers import MODEL_COLUMNS, PROVIDER_COLUMNS, STATUS_COLUMNS
 
-JSON_COLUMNS = frozenset({"regions", "metadata", "modalities", "capabilities", "tags"})
-DATETIME_COLUMNS = frozenset({"released_at", "deprecated_at", "checked_at"})
+CHUNK = 5000
+_ALL_FIELDS = (*PROVIDER_FIELDS, *MODEL_FIELDS, *STATUS_FIELDS)
+FLOAT_COLUMNS = frozenset(f.column for f in _ALL_FIELDS if f.kind == "float")
+BOOL_COLUMNS = frozenset(f.column for f in _ALL_FIELDS if f.kind == "bool")
+PRICE_COLUMNS = frozenset(f.column for f in _ALL_FIELDS if f.kind == "price")
 
 
 @dataclasses.dataclass(frozen=True)
 class Table:
-    """One catalog table as the loader sees it."""
+    """One catalog table as the loader sees it: the columns a record fills, how its natural key
+    is matched, and the table whose natural key (``slug``) resolves its foreign key."""
 
     entity: str
     model: type[DjangoModel]
-    columns: tuple[str, ...]  # written columns, foreign key included, source_hash last
-    key: tuple[str, ...]  # natural key
+    columns: tuple[str, ...]
+    parent: type[DjangoModel] | None = None
+    parent_column: str = ""  # the foreign key column
+    key_columns: tuple[str, ...] = ("slug",)  # matched between staged and stored rows
+    key_includes_parent: bool = False  # statuses: (model, region)
 
     @property
     def name(self) -> str:
         return self.model._meta.db_table
 
     @property
-    def compared(self) -> tuple[str, ...]:
-        """Columns that carry source data (what "unchanged" is judged on)."""
-        return tuple(c for c in self.columns if c != "source_hash")
+    def stage(self) -> str:
+        return f"migrator_stage_{self.entity}"
+
+    @property
+    def seen(self) -> str:
+        return f"migrator_seen_{self.entity}"
 
 
-PROVIDERS = Table("providers", Provider, (*PROVIDER_COLUMNS, "source_hash"), ("slug",))
-MODELS = Table("models", Model, ("provider_id", *MODEL_COLUMNS, "source_hash"), ("slug",))
+PROVIDERS = Table("providers", Provider, PROVIDER_COLUMNS)
+MODELS = Table("models", Model, MODEL_COLUMNS, Provider, "provider_id")
 STATUSES = Table(
-    "statuses", ModelStatus, ("model_id", *STATUS_COLUMNS, "source_hash"), ("model_id", "region")
+    "statuses",
+    ModelStatus,
+    STATUS_COLUMNS,
+    Model,
+    "model_id",
+    key_columns=("region",),
+    key_includes_parent=True,
 )
 TABLES = {table.entity: table for table in (PROVIDERS, MODELS, STATUSES)}
 
 
-def _quote(name: str) -> str:
+def q(name: str) -> str:
     return connection.ops.quote_name(name)
 
 
-def _to_json(value):
-    return (
-        "{}" if value == {} else "[]" if value == [] else json.dumps(value, separators=(",", ":"))
-    )
+def _postgres() -> bool:
+    return connection.vendor == "postgresql"
 
 
-def _db_tuples(table: Table, rows: Iterable, extra: tuple = ()) -> list[list]:
-    """Rows (dicts by column, or tuples in ``table.columns`` order) as driver-ready lists,
-    ``extra`` appended. JSON becomes text, datetimes ISO text (SQLite's own format there):
-    both drivers take text far faster than datetime objects."""
-    getter = operator.itemgetter(*table.columns)
-    convert = ready_converter(table.columns)
-    tuples = []
-    for row in rows:
-        values = convert(row if type(row) is tuple else getter(row))
-        values.extend(extra)
-        tuples.append(values)
-    return tuples
+# --- driver-ready values ------------------------------------------------------------------------
 
 
-def existing_keys(table: Table, column: str, values: list) -> dict:
-    """``{natural key: (id, source_hash)}`` of the rows whose ``column`` is in ``values``."""
-    if not values:
-        return {}
-    key_list = ", ".join(_quote(c) for c in table.key)
-    found = {}
-    with connection.cursor() as cursor:
-        for start in range(0, len(values), 5000):
-            chunk = values[start : start + 5000]
-            placeholders = ", ".join(["%s"] * len(chunk))
-            cursor.execute(
-                f"SELECT {key_list}, id, source_hash FROM {_quote(table.name)} "
-                f"WHERE {_quote(column)} IN ({placeholders})",
-                chunk,
-            )
-            if len(table.key) == 1:
-                found.update((row[0], (row[1], row[2])) for row in cursor.fetchall())
-            else:
-                found.update(((row[0], row[1]), (row[2], row[3])) for row in cursor.fetchall())
-    return found
+def _to_json(value) -> str:
+    if value == {}:
+        return "{}"
+    if value == []:
+        return "[]"
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
-def is_empty(table: Table) -> bool:
-    return not table.model.objects.exists()
-
-
-def refresh_statistics(table: Table, *, only_if_missing: bool = False) -> None:
-    """ANALYZE ``table`` on PostgreSQL, so that the planner's lookups by key use the indexes
-    after a bulk load (a table never analyzed gets sequential scans). No-op on SQLite."""
-    if connection.vendor != "postgresql":
-        return
-    with connection.cursor() as cursor:
-        if only_if_missing:
-            cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [table.name])
-            row = cursor.fetchone()
-            if row is None or row[0] >= 0:
-                return
-        cursor.execute(f"ANALYZE {_quote(table.name)}")
-
-
-def _missing_indexes(table: Table) -> list:
-    with connection.cursor() as cursor:
-        present = {
-            name
-            for name, info in connection.introspection.get_constraints(cursor, table.name).items()
-            if info["index"]
-        }
-    return [index for index in table.model._meta.indexes if index.name not in present]
-
-
-def ensure_indexes(table: Table) -> list[str]:
-    """Create the secondary indexes the model declares and the table lacks (a first load killed
-    while they were dropped leaves them missing); the names of those created."""
-    missing = _missing_indexes(table)
-    if missing:
-        with connection.schema_editor() as editor:
-            for index in missing:
-                editor.add_index(table.model, index)
-    return [index.name for index in missing]
-
-
-@contextlib.contextmanager
-def without_secondary_indexes(table: Table):
-    """Empty table only: drop the secondary indexes for a bulk load and build them once at the
-    end (one sort instead of a million insertions); always rebuilt on the way out."""
-    indexes = [i for i in table.model._meta.indexes if i not in _missing_indexes(table)]
-    if not indexes:
-        yield
-        return
-    with connection.schema_editor() as editor:
-        for index in indexes:
-            editor.remove_index(table.model, index)
-    try:
-        yield
-    finally:
-        ensure_indexes(table)
-
-
-def check_constraints_now() -> None:
-    """Check foreign keys row by row as COPY runs (Django declares them deferred): the server
-    does that work while this process parses the next rows, instead of all of it at commit."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-
-
-def current_rows(table: Table, ids: list[int]) -> dict[int, dict]:
-    """The compared columns of the rows with ``ids``, as Python values, by id."""
-    rows = {}
-    for start in range(0, len(ids), 5000):
-        chunk = ids[start : start + 5000]
-        for row in table.model.objects.filter(id__in=chunk).values("id", *table.compared):
-            rows[row.pop("id")] = row
-    return rows
+def _sqlite_datetime(value: dt.datetime) -> str:
+    """Django's SQLite spelling of a datetime (naive UTC, ``YYYY-MM-DD HH:MM:SS[.ffffff]``)."""
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.UTC).replace(tzinfo=None)
+    return value.isoformat(" ")
 
 
 def ready_converter(columns: tuple[str, ...]):
-    """``values -> list``: Python values in ``columns`` order made driver-ready (JSON as text,
-    datetimes as ISO text, or SQLite's own text format), which both drivers take far faster."""
+    """``row -> list``: a mapped row's values in ``columns`` order, made driver-ready (JSON as
+    text, datetimes as ISO text, or SQLite's own format), which both drivers take far faster."""
     json_at = [i for i, c in enumerate(columns) if c in JSON_COLUMNS]
-    time_at = [i for i, c in enumerate(columns) if c in DATETIME_COLUMNS]
+    time_at = [i for i, c in enumerate(columns) if c in TIMESTAMP_COLUMNS]
     as_text = _sqlite_datetime if connection.vendor == "sqlite" else dt.datetime.isoformat
 
-    def convert(values) -> list:
-        values = list(values)
+    def convert(row: dict) -> list:
+        values = [row[column] for column in columns]
         for i in json_at:
             values[i] = _to_json(values[i])
         for i in time_at:
@@ -191,114 +126,274 @@ def ready_converter(columns: tuple[str, ...]):
     return convert
 
 
-def _sqlite_datetime(value: dt.datetime) -> str:
-    """Django's SQLite spelling of a datetime (naive UTC, ``YYYY-MM-DD HH:MM:SS[.ffffff]``),
-    without its per-call settings lookups (this runs a million times)."""
-    if value.tzinfo is not None:
-        value = value.astimezone(dt.UTC).replace(tzinfo=None)
-    return value.isoformat(" ")
+def python_value(column: str, value):
+    """A value as read back from a staging or catalog table (raw cursor), as Python: the two
+    come back in different spellings on SQLite (declared types drive its converters)."""
+    if value is None:
+        return None
+    if column in JSON_COLUMNS and isinstance(value, str):
+        return json.loads(value)
+    if column in TIMESTAMP_COLUMNS:
+        if isinstance(value, str):
+            value = dt.datetime.fromisoformat(value)
+        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    if column in BOOL_COLUMNS:
+        return bool(value)
+    if column in PRICE_COLUMNS and not isinstance(value, Decimal):
+        return Decimal(repr(value) if isinstance(value, float) else str(value))
+    return value
 
 
-def python_values(columns: tuple[str, ...], values) -> dict:
-    """Driver-ready values (see ready_converter) back to Python, as a dict by column."""
-    row = dict(zip(columns, values, strict=True))
-    for column in columns:
-        value = row[column]
-        if value is None or not isinstance(value, str):
-            continue
-        if column in JSON_COLUMNS:
-            row[column] = json.loads(value)
-        elif column in DATETIME_COLUMNS:
-            parsed = dt.datetime.fromisoformat(value)
-            row[column] = parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
-    return row
+# --- staging ------------------------------------------------------------------------------------
 
 
-def insert(table: Table, rows: list, now, *, ready: bool = False) -> None:
-    """Insert ``rows``: dicts by column or tuples in ``table.columns`` order, of Python values,
-    or of driver-ready ones (``ready``, see ready_converter)."""
-    if not rows:
-        return
-    columns = (*table.columns, "created_at", "updated_at")
-    if connection.vendor == "postgresql":
-        stamp = (now.isoformat(), now.isoformat())
-        column_list = ", ".join(_quote(c) for c in columns)
-        sql = f"COPY {_quote(table.name)} ({column_list}) FROM STDIN"
-        with connection.cursor() as cursor, cursor.copy(sql) as copy:
-            write_row = copy.write_row
-            for values in rows if ready else _db_tuples(table, rows):
-                write_row((*values, *stamp))
-        return
-    stamp = tuple(connection.ops.adapt_datetimefield_value(now) for _ in range(2))
-    placeholders = ", ".join(["%s"] * len(columns))
-    sql = (
-        f"INSERT INTO {_quote(table.name)} ({', '.join(_quote(c) for c in columns)}) "
-        f"VALUES ({placeholders})"
-    )
+def prepare(table: Table) -> None:
+    """(Re)create the table's staging and seen tables, empty, for this connection."""
+    columns = ", ".join(q(c) for c in table.columns)
     with connection.cursor() as cursor:
-        if ready:
-            cursor.executemany(sql, [(*values, *stamp) for values in rows])
-        else:
-            cursor.executemany(sql, _db_tuples(table, rows, stamp))
-
-
-def update(table: Table, rows: list[dict], now) -> None:
-    """Write every column of ``rows`` (each with its ``id``) and stamp ``updated_at``."""
-    if not rows:
-        return
-    if connection.vendor == "postgresql":
-        staging = f"staging_{table.name}"
-        columns = ("id", *table.columns)
-        column_list = ", ".join(_quote(c) for c in columns)
-        assignments = ", ".join(f"{_quote(c)} = s.{_quote(c)}" for c in table.columns)
-        with connection.cursor() as cursor:
-            # The written columns' types, without the table's constraints or defaults.
+        cursor.execute(f"DROP TABLE IF EXISTS {table.stage}")
+        cursor.execute(f"DROP TABLE IF EXISTS {table.seen}")
+        # The stored columns' own types (no constraints, no defaults), plus position and the
+        # natural key of the parent row.
+        if _postgres():
             cursor.execute(
-                f"CREATE TEMPORARY TABLE IF NOT EXISTS {staging} ON COMMIT DELETE ROWS AS "
-                f"SELECT {column_list} FROM {_quote(table.name)} WITH NO DATA"
+                f"CREATE TEMPORARY TABLE {table.stage} AS SELECT 0::bigint AS pos, "
+                f"''::text AS parent_key, {columns} FROM {q(table.name)} WITH NO DATA"
             )
-            with cursor.copy(f"COPY {staging} ({column_list}) FROM STDIN") as copy:
-                for row, values in zip(rows, _db_tuples(table, rows), strict=True):
-                    copy.write_row((row["id"], *values))
+        else:
             cursor.execute(
-                f"UPDATE {_quote(table.name)} AS t SET {assignments}, updated_at = %s "
-                f"FROM {staging} AS s WHERE t.id = s.id",
+                f"CREATE TEMPORARY TABLE {table.stage} AS SELECT 0 AS pos, '' AS parent_key, "
+                f"{columns} FROM {q(table.name)} WHERE 0"
+            )
+        cursor.execute(f"CREATE TEMPORARY TABLE {table.seen} (id bigint PRIMARY KEY)")
+
+
+def drop(table: Table) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {table.stage}")
+        cursor.execute(f"DROP TABLE IF EXISTS {table.seen}")
+
+
+def stage(table: Table, rows: list[list]) -> None:
+    """Replace the staging table's rows with ``rows``: ``[pos, parent key, *ready values]``."""
+    names = ("pos", "parent_key", *table.columns)
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {table.stage}")
+        if not rows:
+            return
+        if _postgres():
+            sql = f"COPY {table.stage} ({', '.join(q(n) for n in names)}) FROM STDIN"
+            with cursor.copy(sql) as copy:
+                write_row = copy.write_row
+                for row in rows:
+                    write_row(row)
+        else:
+            placeholders = ", ".join(["%s"] * len(names))
+            cursor.executemany(f"INSERT INTO {table.stage} VALUES ({placeholders})", rows)
+
+
+def _join(table: Table) -> str:
+    """FROM clause: staged rows, their parent (by slug) and the stored row they name."""
+    parts = [f"{table.stage} AS s"]
+    if table.parent is not None:
+        parts.append(
+            f"LEFT JOIN {q(table.parent._meta.db_table)} AS p ON p.{q('slug')} = s.parent_key"
+        )
+    match = [f"t.{q(c)} = s.{q(c)}" for c in table.key_columns]
+    if table.key_includes_parent:
+        match.insert(0, f"t.{q(table.parent_column)} = p.id")
+    parts.append(f"LEFT JOIN {q(table.name)} AS t ON {' AND '.join(match)}")
+    return " ".join(parts)
+
+
+def _differs(table: Table, tolerance: float = 0.0) -> str:
+    """True where the stored row differs from the staged one in any column (NULLs compared as
+    values; JSON as JSON, so spacing does not count; floats within ``tolerance`` as equal)."""
+    terms = []
+    for column in table.columns:
+        stored, staged = f"t.{q(column)}", f"s.{q(column)}"
+        if tolerance and column in FLOAT_COLUMNS:
+            terms.append(
+                f"(({stored} IS NULL) <> ({staged} IS NULL) OR "
+                f"abs({stored} - {staged}) > {float(tolerance)!r})"
+            )
+        elif _postgres():
+            terms.append(f"{stored} IS DISTINCT FROM {staged}")
+        elif column in JSON_COLUMNS:
+            terms.append(f"json({stored}) IS NOT json({staged})")
+        else:
+            terms.append(f"{stored} IS NOT {staged}")
+    if table.parent is not None and not table.key_includes_parent:
+        operator = "IS DISTINCT FROM" if _postgres() else "IS NOT"
+        terms.append(f"t.{q(table.parent_column)} {operator} p.id")
+    return " OR ".join(terms)
+
+
+def classify(
+    table: Table, *, tolerance: float = 0.0
+) -> list[tuple[int, int | None, int | None, bool]]:
+    """``(pos, parent id, row id, differs)`` of each staged row: a missing parent id means an
+    unknown parent; a missing row id, no stored row; ``differs``, a stored row not equal."""
+    parent_id = "p.id" if table.parent is not None else "NULL"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT s.pos, {parent_id}, t.id, CASE WHEN t.id IS NULL THEN 0 "
+            f"WHEN {_differs(table, tolerance)} THEN 1 ELSE 0 END FROM {_join(table)}"
+        )
+        return [(pos, parent, row, bool(flag)) for pos, parent, row, flag in cursor.fetchall()]
+
+
+def write(table: Table, now: dt.datetime) -> tuple[int, int]:
+    """Insert the staged rows that have no stored row (and a known parent), update those that
+    differ; ``(inserted, updated)``. Unchanged rows are not touched."""
+    columns = ", ".join(q(c) for c in table.columns)
+    staged = ", ".join(f"s.{q(c)}" for c in table.columns)
+    fk_column, fk_value, parent_known = "", "", ""
+    if table.parent is not None:
+        fk_column, fk_value = f"{q(table.parent_column)}, ", "p.id, "
+        parent_known = "p.id IS NOT NULL AND "
+    stamp = [now, now]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {q(table.name)} ({fk_column}{columns}, source_hash, created_at, "
+            f"updated_at) SELECT {fk_value}{staged}, '', %s, %s FROM {_join(table)} "
+            f"WHERE {parent_known}t.id IS NULL",
+            stamp,
+        )
+        inserted = cursor.rowcount
+        assignments = ", ".join(f"{q(c)} = s.{q(c)}" for c in table.columns)
+        if table.parent is not None and not table.key_includes_parent:
+            assignments += f", {q(table.parent_column)} = p.id"
+        # Rows to update, found first: both databases then update by primary key alone.
+        cursor.execute(
+            f"SELECT t.id, s.pos FROM {_join(table)} WHERE {parent_known}t.id IS NOT NULL "
+            f"AND ({_differs(table)})"
+        )
+        pairs = cursor.fetchall()
+        updated = 0
+        for start in range(0, len(pairs), CHUNK):
+            chunk = pairs[start : start + CHUNK]
+            ids = ", ".join(str(int(row_id)) for row_id, _ in chunk)
+            cursor.execute(
+                f"UPDATE {q(table.name)} AS t SET {assignments}, updated_at = %s, "
+                f"source_hash = '' FROM {_update_source(table)} "
+                f"WHERE t.id IN ({ids}) AND {_update_match(table)}",
                 [now],
             )
-            cursor.execute(f"DELETE FROM {staging}")
-        return
-    assignments = ", ".join(f"{_quote(c)} = %s" for c in table.columns)
-    sql = f"UPDATE {_quote(table.name)} SET {assignments}, updated_at = %s WHERE id = %s"
-    stamp = connection.ops.adapt_datetimefield_value(now)
-    values = [
-        (*db_values, stamp, row["id"])
-        for row, db_values in zip(rows, _db_tuples(table, rows), strict=True)
-    ]
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, values)
+            updated += cursor.rowcount
+    return inserted, updated
 
 
-def set_hashes(table: Table, pairs: list[tuple[int, str]]) -> None:
-    """Record new source fingerprints for rows whose values were already right."""
-    if not pairs:
-        return
+def _update_source(table: Table) -> str:
+    parts = [f"{table.stage} AS s"]
+    if table.parent is not None:
+        parts.append(f"JOIN {q(table.parent._meta.db_table)} AS p ON p.{q('slug')} = s.parent_key")
+    return " ".join(parts)
+
+
+def _update_match(table: Table) -> str:
+    match = [f"t.{q(c)} = s.{q(c)}" for c in table.key_columns]
+    if table.key_includes_parent:
+        match.insert(0, f"t.{q(table.parent_column)} = p.id")
+    return " AND ".join(match)
+
+
+def mark_seen(table: Table) -> None:
+    """Remember the stored rows the staged batch names (for the anti-join at the end)."""
+    conflict = "ON CONFLICT DO NOTHING" if _postgres() else ""
+    ignore = "" if _postgres() else "OR IGNORE "
     with connection.cursor() as cursor:
-        cursor.executemany(
-            f"UPDATE {_quote(table.name)} SET source_hash = %s WHERE id = %s",
-            [(digest, row_id) for row_id, digest in pairs],
+        cursor.execute(
+            f"INSERT {ignore}INTO {table.seen} (id) SELECT t.id FROM {_join(table)} "
+            f"WHERE t.id IS NOT NULL {conflict}"
         )
+
+
+def staged_and_stored(table: Table, positions: list[int]) -> dict[int, tuple[dict, dict]]:
+    """``{pos: (staged row, stored row)}`` as Python values, for the report of what differs."""
+    found = {}
+    names = table.columns
+    staged = ", ".join(f"s.{q(c)}" for c in names)
+    stored = ", ".join(f"t.{q(c)}" for c in names)
+    with connection.cursor() as cursor:
+        for start in range(0, len(positions), CHUNK):
+            chunk = ", ".join(str(int(p)) for p in positions[start : start + CHUNK])
+            cursor.execute(
+                f"SELECT s.pos, {staged}, {stored} FROM {_join(table)} WHERE s.pos IN ({chunk})"
+            )
+            for pos, *values in cursor.fetchall():
+                a = {
+                    c: python_value(c, v) for c, v in zip(names, values[: len(names)], strict=True)
+                }
+                b = {
+                    c: python_value(c, v) for c, v in zip(names, values[len(names) :], strict=True)
+                }
+                found[pos] = (a, b)
+    return found
+
+
+def unseen(table: Table, *, within: str = "", params: Iterable = ()) -> list[tuple[int, str]]:
+    """``(id, natural key)`` of the stored rows the run did not see, by id (``within``: an extra
+    SQL condition on ``t``)."""
+    key = f"t.{q('slug')}"
+    join = ""
+    if table is STATUSES:
+        join = f"JOIN {q(Model._meta.db_table)} AS m ON m.id = t.{q('model_id')}"
+        key = f"m.{q('slug')} || '@' || t.{q('region')}"
+    condition = f"AND {within}" if within else ""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT t.id, {key} FROM {q(table.name)} AS t {join} WHERE NOT EXISTS "
+            f"(SELECT 1 FROM {table.seen} AS n WHERE n.id = t.id) {condition} ORDER BY t.id",
+            list(params),
+        )
+        return cursor.fetchall()
+
+
+def count(table: Table) -> int:
+    return table.model.objects.count()
+
+
+# --- housekeeping -------------------------------------------------------------------------------
+
+
+def refresh_statistics(table: Table, *, only_if_missing: bool = False) -> None:
+    """ANALYZE ``table`` on PostgreSQL, so that the planner's lookups by key use the indexes
+    after a bulk load (a table never analyzed gets sequential scans). No-op on SQLite."""
+    if not _postgres():
+        return
+    with connection.cursor() as cursor:
+        if only_if_missing:
+            cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [table.name])
+            row = cursor.fetchone()
+            if row is None or row[0] >= 0:
+                return
+        cursor.execute(f"ANALYZE {q(table.name)}")
+
+
+def analyze_stage(table: Table) -> None:
+    if _postgres():
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {table.stage}")
+
+
+def check_constraints_now() -> None:
+    """Check foreign keys row by row as rows are written (Django declares them deferred)."""
+    if _postgres():
+        with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
 
 
 def snapshot(table: Table, ids: list[int]) -> list[dict]:
     """Every column of the rows with ``ids``, JSON-ready (for the prune archive)."""
     rows = []
-    for start in range(0, len(ids), 5000):
-        chunk = ids[start : start + 5000]
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
         for row in table.model.objects.filter(id__in=chunk).values():
             rows.append(json.loads(json.dumps(row, cls=DjangoJSONEncoder)))
     return rows
 
 
 def delete(table: Table, ids: list[int]) -> None:
-    for start in range(0, len(ids), 5000):
-        table.model.objects.filter(id__in=ids[start : start + 5000]).delete()
+    for start in range(0, len(ids), CHUNK):
+        table.model.objects.filter(id__in=ids[start : start + CHUNK]).delete()

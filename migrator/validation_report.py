@@ -1,11 +1,10 @@
 """What validate_migration finds, as data: options, differences, per-entity results, the
-report; and the sampling helpers."""
+report."""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import random
 
 from migrator import child_process, source
 from migrator.models import Entity, ValidationRun
@@ -18,11 +17,8 @@ BATCH_SIZE = 5000
 class Options:
     sources: tuple[str, ...] = ()
     entities: frozenset[str] = frozenset(ENTITIES)
-    deep: bool = False
     strict: bool = False
     float_tolerance: float = 0.0
-    sample: int | None = None
-    seed: int = 0
     limit: int = 20
     actor: str = ""
 
@@ -114,10 +110,8 @@ class Report:
         return {
             "run": self.run.pk,
             "passed": self.passed,
-            "mode": "deep" if self.options.deep else "fast",
             "readerPeakRssMb": round(child_process.children_peak_rss_mb(), 1),
             "strict": strict,
-            "sample": self.options.sample,
             "sources": [f.describe() for f in self.files],
             "entities": {e: r.as_dict(strict=strict) for e, r in self.entities.items()},
             "differenceCount": self.difference_count,
@@ -127,48 +121,3 @@ class Report:
             "warningExamples": self.warning_examples,
             "knownRejects": self.known_rejects,
         }
-
-
-class Reservoir:
-    """A uniform random sample of ``size`` items from a stream of unknown length."""
-
-    def __init__(self, size: int, rng: random.Random):
-        self.size, self.rng, self.items, self.seen = size, rng, [], 0
-
-    def add(self, item):
-        self.seen += 1
-        if len(self.items) < self.size:
-            self.items.append(item)
-            return
-        slot = self.rng.randrange(self.seen)
-        if slot < self.size:
-            self.items[slot] = item
-
-
-class Pending:
-    """Records waiting to be compared: flushed in batches, or, with ``--sample``, a reservoir
-    compared once the whole export has been read."""
-
-    def __init__(self, rng, sample: int | None, flush):
-        self.reservoir = Reservoir(sample, rng) if sample else None
-        self.items: list = []
-        self._flush = flush
-
-    def add(self, item, *, flush: bool = True):
-        if self.reservoir is not None:
-            self.reservoir.add(item)
-            return
-        if self._flush is not None:
-            self.items.append(item)
-            if flush:
-                self.flush_if_full()
-
-    def flush_if_full(self):
-        if self.reservoir is None and len(self.items) >= BATCH_SIZE:
-            self._flush(self.items)
-            self.items = []
-
-    def finish(self):
-        if self._flush is not None:
-            self._flush(self.reservoir.items if self.reservoir is not None else self.items)
-        self.items = []

@@ -374,7 +374,7 @@ def test_missing_source__is_a_command_error(tmp_path):
         ({"checkedAt": "yesterday"}, "checkedAt", "not an ISO 8601 timestamp"),
         ({"requestsPerMin": -4}, "requestsPerMin", "must not be negative"),
         ({"tokensPerMin": 1.5}, "tokensPerMin", "must be a whole number"),
-        ({"region": 7}, "region", "region must be a non-empty string"),
+        ({"region": 7}, "region", "region must be a string, got int"),
     ],
 )
 def test_bad_field__rejects_the_record_naming_the_field(sample_export, change, field, reason):

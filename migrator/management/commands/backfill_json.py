@@ -11,6 +11,7 @@ from django.db import DatabaseError
 from migrator import source
 from migrator.backfill import DEFAULT_BATCH_SIZE, ENTITIES, Backfill, Options
 from migrator.errors import MigratorError, SourceError, database_error_message
+from migrator.prune import DEFAULT_MAX_PERCENT
 from migrator.reports import backfill_document, backfill_text
 
 
@@ -78,6 +79,21 @@ class Command(BaseCommand):
             help="delete (after archiving) rows the export no longer holds",
         )
         parser.add_argument(
+            "--max-prune-percent",
+            type=float,
+            default=DEFAULT_MAX_PERCENT,
+            metavar="P",
+            help=(
+                "refuse a prune that would delete more than P%% of an entity's rows, or any row "
+                f"of an entity the export holds none of (default {DEFAULT_MAX_PERCENT:g})"
+            ),
+        )
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="prune even what the --max-prune-percent guard refuses",
+        )
+        parser.add_argument(
             "--dry-run", action="store_true", help="report what would change; write nothing"
         )
         parser.add_argument(
@@ -110,6 +126,8 @@ class Command(BaseCommand):
             batch_size=options["batch_size"],
             atomic=options["atomic"],
             prune=options["prune"],
+            max_prune_percent=options["max_prune_percent"],
+            force=options["force"],
             dry_run=options["dry_run"],
             only=frozenset(only),
             max_rejects=options["max_rejects"],

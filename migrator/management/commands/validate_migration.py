@@ -29,12 +29,6 @@ class Command(BaseCommand):
             help="validate only this entity (repeatable)",
         )
         parser.add_argument(
-            "--deep",
-            action="store_true",
-            help="compare every row field by field, not only those whose "
-            "fingerprint differs (catches edits made outside the app)",
-        )
-        parser.add_argument(
             "--strict", action="store_true", help="count records in the reject queue as differences"
         )
         parser.add_argument(
@@ -44,13 +38,6 @@ class Command(BaseCommand):
             metavar="X",
             help="floats within X of each other are equal (default: exact)",
         )
-        parser.add_argument(
-            "--sample",
-            type=int,
-            metavar="N",
-            help="validate a random sample of N records per entity (quick check)",
-        )
-        parser.add_argument("--seed", type=int, default=0, help="random seed for --sample")
         parser.add_argument(
             "--limit",
             type=int,
@@ -63,17 +50,12 @@ class Command(BaseCommand):
         parser.add_argument("--actor", default="", help="who runs this (default: the OS user)")
 
     def handle(self, *args, **options):
-        if options["sample"] is not None and options["sample"] < 1:
-            raise CommandError("--sample must be at least 1", returncode=2)
         validation = Validation(
             Options(
                 sources=tuple(options["sources"] or source.default_sources(settings)),
                 entities=frozenset(options["entity"] or ENTITIES),
-                deep=options["deep"],
                 strict=options["strict"],
                 float_tolerance=options["float_tolerance"],
-                sample=options["sample"],
-                seed=options["seed"],
                 limit=options["limit"],
                 actor=options["actor"],
             )
