@@ -108,12 +108,19 @@ class Acceptance:
         self.embedded: set[str] = set()  # providers created from a model's embedded provider
         self.models: dict[str, str] | None = None  # slug -> position, once models are fed
         self.status_keys: set[str] = set()
+        self.reject_keys: dict[str, set[str]] = {}
         self.file = file
         self.location = location
 
     # --- rejects ------------------------------------------------------------------------------
 
     def _reject(self, entity, record_key, where, raw, error, context=None) -> Reject:
+        # One queue entry per record: a key two rejects of this pass would share gets the
+        # record's position too (e.g. two invalid providers with one slug).
+        used = self.reject_keys.setdefault(entity, set())
+        if record_key in used:
+            record_key = f"{record_key} {where}"
+        used.add(record_key)
         return Reject(
             entity=entity,
             record_key=record_key,

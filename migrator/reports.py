@@ -51,6 +51,7 @@ def backfill_text(result: Result, *, verbosity: int = 1) -> str:
             f"\n{len(result.embedded_providers)} provider(s) taken from models.json (absent from "
             f"providers.json): {', '.join(result.embedded_providers)}"
         )
+    lines += [f"\n{note}" for note in result.notes]
     if run.error:
         batches = ", ".join(f"{name}: {n}" for name, n in result.committed_batches.items())
         lines.append(f"\nstopped: {run.error}\ncommitted batches: {batches or 'none'}")
@@ -78,6 +79,7 @@ def backfill_document(result: Result) -> dict:
         "sources": [f.describe() for f in result.files],
         "entities": {entity: result.counts[entity].as_dict() for entity in ENTITIES},
         "readerPeakRssMb": round(children_peak_rss_mb(), 1),
+        "notes": result.notes,
         "totals": result.totals().as_dict(),
         "committedBatches": result.committed_batches,
         "providersFromModels": result.embedded_providers,

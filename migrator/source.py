@@ -331,9 +331,13 @@ def _trailing_fields(reader: TrackedReader, records_key: str) -> dict:
     """
     tail = reader.tail
     if reader.bytes_read <= len(tail):  # the whole file is in memory: read it exactly
-        document = json.loads(tail)
-        keys = list(document)
-        return {key: document[key] for key in keys[keys.index(records_key) + 1 :]}
+        try:
+            document = json.loads(tail)
+        except RecursionError:  # a record nested too deep for json: look member by member
+            document = None
+        if document is not None:
+            keys = list(document)
+            return {key: document[key] for key in keys[keys.index(records_key) + 1 :]}
     text = tail.decode("utf-8", errors="replace")
     rest: dict[int, dict | None] = {}  # comma position -> the members from there to the end
     last_brace = len(text.rstrip()) - 1
@@ -354,7 +358,7 @@ def _member_chain(text: str, pos: int, rest: dict, last_brace: int) -> dict | No
             return None
         value, pos = _DECODER.raw_decode(text, _WHITESPACE.match(text, pos + 1).end())
         pos = _WHITESPACE.match(text, pos).end()
-    except (ValueError, IndexError):
+    except (ValueError, IndexError, RecursionError):
         return None
     if pos == last_brace and text[pos] == "}":
         return {key: value}
