@@ -46,12 +46,10 @@ def validate(url: str, export: Path, *extra: str) -> Measurement:
     return measurement
 
 
-def scenarios(label: str, url: str, base: Path, variant: Path, deep: bool) -> list:
+def scenarios(label: str, url: str, base: Path, variant: Path) -> list:
     manage(url, "migrate", "-v", "0")
     results = [(f"{label}: first backfill", backfill(url, base))]
     results.append((f"{label}: validate, identical", validate(url, base)))
-    if deep:
-        results.append((f"{label}: validate --deep, identical", validate(url, base, "--deep")))
     results.append(
         (f"{label}: validate, 1% changed 0.1% missing 0.1% extra", validate(url, variant))
     )
@@ -79,7 +77,7 @@ def main():
     results = []
     url = create_database(args.postgres, "bench_validate")
     try:
-        results += scenarios("PostgreSQL", url, base, variant, deep=True)
+        results += scenarios("PostgreSQL", url, base, variant)
     finally:
         drop_database(args.postgres, url)
     if args.also:
@@ -95,9 +93,7 @@ def main():
             drop_database(args.postgres, url)
     if not args.no_sqlite:
         with tempfile.TemporaryDirectory() as tmp:
-            results += scenarios(
-                "SQLite", f"sqlite:///{tmp}/bench.sqlite3", base, variant, deep=False
-            )
+            results += scenarios("SQLite", f"sqlite:///{tmp}/bench.sqlite3", base, variant)
     print_table(results)
     first, identical = results[0][1], results[1][1]
     print(

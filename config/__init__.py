@@ -1,0 +1,2 @@
+"""Project configuration: settings from the environment (django-environ, dj-database-url),
+URLs, WSGI/ASGI entry points."""

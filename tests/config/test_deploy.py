@@ -64,6 +64,7 @@ def production_server(tmp_path, scratch_database, sample_export):
     server.stop()
 
 
+@pytest.mark.live
 def test_gunicorn_with_production_settings__serves_health_api_admin_and_static(
     production_server,
 ):
@@ -87,6 +88,7 @@ def test_gunicorn_with_production_settings__serves_health_api_admin_and_static(
     assert headers["x-content-type-options"] == "nosniff"
 
 
+@pytest.mark.live
 def test_https_redirect__only_when_the_proxy_says_the_request_was_http(production_server):
     port = production_server.port
     status, headers, _ = fetch(port, "/api/v1/status", {"X-Forwarded-Proto": "http"})

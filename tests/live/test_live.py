@@ -16,6 +16,8 @@ from tests.servers import Proxy, Server
 STATUS = {"status": "degraded", "availability": 97.5, "checkedAt": "2026-11-22T01:00:00.000Z"}
 TOKEN = {"Authorization": "Bearer live-token"}
 
+pytestmark = pytest.mark.live
+
 
 class Catalog:
     """A database loaded from the export and validated, and how the app reaches it."""

@@ -33,6 +33,7 @@ def dump(database_url):
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.live
 def test_killed_run__rerun_reaches_exactly_the_clean_state(tmp_path, scratch_database):
     export = tmp_path / "export"
     written = write_export(export, statuses=150_000, models=3000, providers=40)
