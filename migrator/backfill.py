@@ -113,7 +113,11 @@ class Backfill:
         self.pending_rejects: list[rejects.Reject] = []
         self.queued: dict[str, set[str]] = {}
         self.embedded: set[str] = set()
-        self.loaded: set[str] = set()  # entities whose rows this run wrote or matched, whole
+        self.loaded: set[str] = set()
+        self.analyzed: set[str] = set()
+        self.parents: dict[
+            str, tables.ParentIds
+        ] = {}  # entities whose rows this run wrote or matched, whole
         self.run_record: BackfillRun | None = None
         self.now = timezone.now()
 
@@ -254,7 +258,9 @@ class Backfill:
     def _timed_prune(self, acceptance):
         started = time.perf_counter()
         try:
-            pruning.absent_and_prune(self, acceptance)
+            with transaction.atomic():
+                tables.keyed_lookups(on=False)
+                pruning.absent_and_prune(self, acceptance)
         finally:
             self.counts[Entity.STATUSES].seconds += time.perf_counter() - started
 
@@ -404,6 +410,7 @@ class Backfill:
         """One batch, one transaction: its rows and its rejects commit together."""
         with transaction.atomic():
             tables.check_constraints_now()
+            tables.keyed_lookups()
             yield
             if self.pending_rejects and not self.options.dry_run:
                 rejects.rejects_store(self.pending_rejects, run=self.run_record)
@@ -423,28 +430,45 @@ class Backfill:
         self.warnings += batch.warning_examples[: MAX_EXAMPLES - len(self.warnings)]
         if not batch.rows:
             return
-        tables.stage(table, batch.rows)
-        if len(batch.rows) >= 1000:
-            tables.analyze_stage(table)  # temporary tables are never analyzed automatically
+        tables.stage(table, batch.rows, self._parents(table))
+        self._analyze_once(table, len(batch.rows))
         loaded_keys = []
         missing_parent = []
+        inserts = updates = 0
         for pos, parent_id, row_id, differs in tables.classify(table):
             if table.parent is not None and parent_id is None:
                 missing_parent.append(pos)
                 continue
             if row_id is None:
-                counts.inserted += 1
+                inserts += 1
             elif differs:
-                counts.updated += 1
+                updates += 1
             else:
                 counts.unchanged += 1
             loaded_keys.append(pos)
-        tables.write(table, self.now)
+        counts.inserted += inserts
+        counts.updated += updates
+        tables.write(table, self.now, inserts=inserts > 0, updates=updates > 0)
         tables.mark_seen(table)
+        if table is tables.PROVIDERS and Entity.MODELS in self.parents:
+            self.parents[Entity.MODELS].learn(item.key for item in batch.accepted.values())
         by_pos = {row[0]: row for row in batch.rows}
         for pos in missing_parent:
             self._queue_reject(_missing_parent(table, by_pos[pos], batch))
         self._resolve_queued(table, [by_pos[pos] for pos in loaded_keys], batch)
+
+    def _parents(self, table) -> tables.ParentIds:
+        """The parent ids a table's batches resolve against, read once when first needed."""
+        if table.entity not in self.parents:
+            self.parents[table.entity] = tables.ParentIds(table)
+        return self.parents[table.entity]
+
+    def _analyze_once(self, table, rows: int):
+        """Statistics for the staging table once it holds a full batch: its later batches are
+        alike, and without them PostgreSQL may scan the stored table for every batch."""
+        if rows >= 1000 and table.entity not in self.analyzed:
+            tables.analyze_stage(table)
+            self.analyzed.add(table.entity)
 
     def _resolve_queued(self, table, rows, batch):
         """Queued rejects that loaded in this batch leave the queue."""

@@ -24,10 +24,12 @@ from catalog.fields import (
     PROVIDER_FIELDS,
     STATUS_COLUMNS,
     STATUS_FIELDS,
+    FieldError,
     InvalidValue,
     check_json,
     check_text,
     parse_timestamp,
+    reader,
 )
 from catalog.models import GLOBAL_REGION, Model, Provider
 from catalog.serializers import format_timestamp
@@ -91,17 +93,19 @@ def _object(record, what):
     return record
 
 
-def _values(fields, record: dict, *, prefix: str = "") -> list:
+_READERS: dict[int, object] = {}  # the field tables live as long as the process
+
+
+def _values(fields, record: dict) -> list:
     """The column values of ``record`` for ``fields``, in order; raises naming the field."""
-    values = []
-    get = record.get
-    for field in fields:
-        try:
-            values.append(field.parse(get(field.name)))
-        except InvalidValue as exc:
-            name = prefix + field.name
-            raise RecordError(f"{name} {exc.reason}", name) from None
-    return values
+    read = _READERS.get(id(fields))  # by identity: hashing the Field tuple costs more than reading
+    if read is None:
+        read = _READERS[id(fields)] = reader(fields)
+    try:
+        return read(record)
+    except FieldError as exc:
+        name = exc.field.name
+        raise RecordError(f"{name} {exc.reason}", name) from None
 
 
 def _extra(record: dict, names) -> dict:

@@ -153,16 +153,16 @@ def prepare(table: Table) -> None:
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE IF EXISTS {table.stage}")
         cursor.execute(f"DROP TABLE IF EXISTS {table.seen}")
-        # The stored columns' own types (no constraints, no defaults), plus position and the
-        # natural key of the parent row.
+        # The stored columns' own types (no constraints, no defaults), plus the record's position
+        # and its parent row's id (resolved from the parent's slug before staging).
         if _postgres():
             cursor.execute(
                 f"CREATE TEMPORARY TABLE {table.stage} AS SELECT 0::bigint AS pos, "
-                f"''::text AS parent_key, {columns} FROM {q(table.name)} WITH NO DATA"
+                f"0::bigint AS parent_id, {columns} FROM {q(table.name)} WITH NO DATA"
             )
         else:
             cursor.execute(
-                f"CREATE TEMPORARY TABLE {table.stage} AS SELECT 0 AS pos, '' AS parent_key, "
+                f"CREATE TEMPORARY TABLE {table.stage} AS SELECT 0 AS pos, 0 AS parent_id, "
                 f"{columns} FROM {q(table.name)} WHERE 0"
             )
         cursor.execute(f"CREATE TEMPORARY TABLE {table.seen} (id bigint PRIMARY KEY)")
@@ -174,9 +174,32 @@ def drop(table: Table) -> None:
         cursor.execute(f"DROP TABLE IF EXISTS {table.seen}")
 
 
-def stage(table: Table, rows: list[list]) -> None:
-    """Replace the staging table's rows with ``rows``: ``[pos, parent key, *ready values]``."""
-    names = ("pos", "parent_key", *table.columns)
+class ParentIds:
+    """Ids of a table's parent rows by slug (providers for models, models for statuses): a few
+    thousand entries, held here so that the database joins only staged and stored rows."""
+
+    def __init__(self, table: Table):
+        self.model = table.parent
+        self.ids: dict[str, int] = {}
+        if self.model is not None:
+            self.ids = dict(self.model.objects.values_list("slug", "id"))
+
+    def learn(self, slugs: Iterable[str]) -> None:
+        """Add the ids of rows created since (e.g. providers a model batch brought along)."""
+        wanted = [slug for slug in slugs if slug not in self.ids]
+        for start in range(0, len(wanted), CHUNK):
+            chunk = wanted[start : start + CHUNK]
+            self.ids.update(self.model.objects.filter(slug__in=chunk).values_list("slug", "id"))
+
+    def get(self, slug: str) -> int | None:
+        return self.ids.get(slug)
+
+
+def stage(table: Table, rows: list[list], parents: ParentIds | None = None) -> None:
+    """Replace the staging table's rows with ``rows``: ``[pos, parent slug, *ready values]``
+    (the parent slug becomes its id, or NULL when no such parent row exists)."""
+    names = ("pos", "parent_id", *table.columns)
+    ids = parents.ids if parents is not None else {}
     with connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {table.stage}")
         if not rows:
@@ -185,33 +208,40 @@ def stage(table: Table, rows: list[list]) -> None:
             sql = f"COPY {table.stage} ({', '.join(q(n) for n in names)}) FROM STDIN"
             with cursor.copy(sql) as copy:
                 write_row = copy.write_row
+                get = ids.get
                 for row in rows:
-                    write_row(row)
+                    write_row((row[0], get(row[1]), *row[2:]))
         else:
             placeholders = ", ".join(["%s"] * len(names))
-            cursor.executemany(f"INSERT INTO {table.stage} VALUES ({placeholders})", rows)
+            cursor.executemany(
+                f"INSERT INTO {table.stage} VALUES ({placeholders})",
+                [(row[0], ids.get(row[1]), *row[2:]) for row in rows],
+            )
+
+
+def _match(table: Table) -> str:
+    """Staged row ``s`` and stored row ``t`` have the same natural key."""
+    match = [f"t.{q(c)} = s.{q(c)}" for c in table.key_columns]
+    if table.key_includes_parent:
+        match.insert(0, f"t.{q(table.parent_column)} = s.parent_id")
+    return " AND ".join(match)
 
 
 def _join(table: Table) -> str:
-    """FROM clause: staged rows, their parent (by slug) and the stored row they name."""
-    parts = [f"{table.stage} AS s"]
-    if table.parent is not None:
-        parts.append(
-            f"LEFT JOIN {q(table.parent._meta.db_table)} AS p ON p.{q('slug')} = s.parent_key"
-        )
-    match = [f"t.{q(c)} = s.{q(c)}" for c in table.key_columns]
-    if table.key_includes_parent:
-        match.insert(0, f"t.{q(table.parent_column)} = p.id")
-    parts.append(f"LEFT JOIN {q(table.name)} AS t ON {' AND '.join(match)}")
-    return " ".join(parts)
+    """FROM clause: staged rows and the stored row each names (if any)."""
+    return f"{table.stage} AS s LEFT JOIN {q(table.name)} AS t ON {_match(table)}"
 
 
 def _differs(table: Table, tolerance: float = 0.0) -> str:
     """True where the stored row differs from the staged one in any column (NULLs compared as
     values; JSON as JSON, so spacing does not count; floats within ``tolerance`` as equal)."""
     terms = []
-    for column in table.columns:
-        stored, staged = f"t.{q(column)}", f"s.{q(column)}"
+    columns = list(table.columns)
+    if table.parent is not None and not table.key_includes_parent:
+        columns.append(None)  # the parent: a model moved to another provider
+    for column in columns:
+        stored = f"t.{q(column or table.parent_column)}"
+        staged = f"s.{q(column)}" if column else "s.parent_id"
         if tolerance and column in FLOAT_COLUMNS:
             terms.append(
                 f"(({stored} IS NULL) <> ({staged} IS NULL) OR "
@@ -223,9 +253,6 @@ def _differs(table: Table, tolerance: float = 0.0) -> str:
             terms.append(f"json({stored}) IS NOT json({staged})")
         else:
             terms.append(f"{stored} IS NOT {staged}")
-    if table.parent is not None and not table.key_includes_parent:
-        operator = "IS DISTINCT FROM" if _postgres() else "IS NOT"
-        terms.append(f"t.{q(table.parent_column)} {operator} p.id")
     return " OR ".join(terms)
 
 
@@ -234,7 +261,7 @@ def classify(
 ) -> list[tuple[int, int | None, int | None, bool]]:
     """``(pos, parent id, row id, differs)`` of each staged row: a missing parent id means an
     unknown parent; a missing row id, no stored row; ``differs``, a stored row not equal."""
-    parent_id = "p.id" if table.parent is not None else "NULL"
+    parent_id = "s.parent_id" if table.parent is not None else "NULL"
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT s.pos, {parent_id}, t.id, CASE WHEN t.id IS NULL THEN 0 "
@@ -243,59 +270,47 @@ def classify(
         return [(pos, parent, row, bool(flag)) for pos, parent, row, flag in cursor.fetchall()]
 
 
-def write(table: Table, now: dt.datetime) -> tuple[int, int]:
+def write(table: Table, now: dt.datetime, *, inserts: bool, updates: bool) -> tuple[int, int]:
     """Insert the staged rows that have no stored row (and a known parent), update those that
-    differ; ``(inserted, updated)``. Unchanged rows are not touched."""
+    differ; ``(inserted, updated)``. Unchanged rows are not touched. ``inserts`` / ``updates``:
+    whether classify found any (a statement with nothing to do is not sent)."""
     columns = ", ".join(q(c) for c in table.columns)
     staged = ", ".join(f"s.{q(c)}" for c in table.columns)
     fk_column, fk_value, parent_known = "", "", ""
+    assignments = ", ".join(f"{q(c)} = s.{q(c)}" for c in table.columns)
     if table.parent is not None:
-        fk_column, fk_value = f"{q(table.parent_column)}, ", "p.id, "
-        parent_known = "p.id IS NOT NULL AND "
-    stamp = [now, now]
+        fk_column, fk_value = f"{q(table.parent_column)}, ", "s.parent_id, "
+        parent_known = "s.parent_id IS NOT NULL AND "
+        if not table.key_includes_parent:
+            assignments += f", {q(table.parent_column)} = s.parent_id"
+    inserted = updated = 0
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {q(table.name)} ({fk_column}{columns}, source_hash, created_at, "
-            f"updated_at) SELECT {fk_value}{staged}, '', %s, %s FROM {_join(table)} "
-            f"WHERE {parent_known}t.id IS NULL",
-            stamp,
-        )
-        inserted = cursor.rowcount
-        assignments = ", ".join(f"{q(c)} = s.{q(c)}" for c in table.columns)
-        if table.parent is not None and not table.key_includes_parent:
-            assignments += f", {q(table.parent_column)} = p.id"
+        if inserts:
+            cursor.execute(
+                f"INSERT INTO {q(table.name)} ({fk_column}{columns}, source_hash, created_at, "
+                f"updated_at) SELECT {fk_value}{staged}, '', %s, %s FROM {_join(table)} "
+                f"WHERE {parent_known}t.id IS NULL",
+                [now, now],
+            )
+            inserted = cursor.rowcount
+        if not updates:
+            return inserted, 0
         # Rows to update, found first: both databases then update by primary key alone.
         cursor.execute(
-            f"SELECT t.id, s.pos FROM {_join(table)} WHERE {parent_known}t.id IS NOT NULL "
+            f"SELECT t.id FROM {_join(table)} WHERE {parent_known}t.id IS NOT NULL "
             f"AND ({_differs(table)})"
         )
-        pairs = cursor.fetchall()
-        updated = 0
-        for start in range(0, len(pairs), CHUNK):
-            chunk = pairs[start : start + CHUNK]
-            ids = ", ".join(str(int(row_id)) for row_id, _ in chunk)
+        ids = [row_id for (row_id,) in cursor.fetchall()]
+        for start in range(0, len(ids), CHUNK):
+            chunk = ", ".join(str(int(row_id)) for row_id in ids[start : start + CHUNK])
             cursor.execute(
                 f"UPDATE {q(table.name)} AS t SET {assignments}, updated_at = %s, "
-                f"source_hash = '' FROM {_update_source(table)} "
-                f"WHERE t.id IN ({ids}) AND {_update_match(table)}",
+                f"source_hash = '' FROM {table.stage} AS s "
+                f"WHERE t.id IN ({chunk}) AND {_match(table)}",
                 [now],
             )
             updated += cursor.rowcount
     return inserted, updated
-
-
-def _update_source(table: Table) -> str:
-    parts = [f"{table.stage} AS s"]
-    if table.parent is not None:
-        parts.append(f"JOIN {q(table.parent._meta.db_table)} AS p ON p.{q('slug')} = s.parent_key")
-    return " ".join(parts)
-
-
-def _update_match(table: Table) -> str:
-    match = [f"t.{q(c)} = s.{q(c)}" for c in table.key_columns]
-    if table.key_includes_parent:
-        match.insert(0, f"t.{q(table.parent_column)} = p.id")
-    return " AND ".join(match)
 
 
 def mark_seen(table: Table) -> None:
@@ -304,8 +319,8 @@ def mark_seen(table: Table) -> None:
     ignore = "" if _postgres() else "OR IGNORE "
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT {ignore}INTO {table.seen} (id) SELECT t.id FROM {_join(table)} "
-            f"WHERE t.id IS NOT NULL {conflict}"
+            f"INSERT {ignore}INTO {table.seen} (id) SELECT t.id FROM {table.stage} AS s "
+            f"JOIN {q(table.name)} AS t ON {_match(table)} {conflict}"
         )
 
 
@@ -382,6 +397,22 @@ def check_constraints_now() -> None:
     if _postgres():
         with connection.cursor() as cursor:
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+
+
+def keyed_lookups(on: bool = True) -> None:
+    """For the rest of the transaction, join a staged batch (a few thousand rows) to the stored
+    rows by their unique index (a nested loop), never by scanning the stored table: during a
+    first load its statistics say "empty" while it grows to millions of rows, and a hash join
+    would then read the whole table for every batch. ``on=False`` gives the planner its choice
+    back (the final anti-join over every row is better hashed)."""
+    if _postgres():
+        value = "off" if on else "DEFAULT"
+        with connection.cursor() as cursor:
+            cursor.execute(f"SET LOCAL enable_hashjoin = {value}")
+            cursor.execute(f"SET LOCAL enable_mergejoin = {value}")
+            cursor.execute(f"SET LOCAL enable_seqscan = {value}")
+            # Disabled plans cost 1e10, which would trigger JIT compilation (~140 ms a query).
+            cursor.execute(f"SET LOCAL jit = {value}")
 
 
 def snapshot(table: Table, ids: list[int]) -> list[dict]:

@@ -53,6 +53,8 @@ class Validation:
         self.files: list[source.ExportFile] = []
         self.now = timezone.now()
         self.run_record: ValidationRun | None = None
+        self.analyzed: set[str] = set()
+        self.parents: dict[str, tables.ParentIds] = {}
 
     # --- the run ------------------------------------------------------------------------------
 
@@ -76,6 +78,7 @@ class Validation:
         try:
             # Staging tables only: nothing of the catalog is written, and all of it goes away.
             with transaction.atomic():
+                tables.keyed_lookups()
                 self._compare(files)
                 self._check_integrity()
                 transaction.set_rollback(True)
@@ -111,6 +114,7 @@ class Validation:
             self._timed(Entity.MODELS, lambda: self._models(files["models"], acceptance))
         if "statuses" in files and Entity.STATUSES in wanted:
             self._timed(Entity.STATUSES, lambda: self._statuses(files["statuses"], acceptance))
+        tables.keyed_lookups(on=False)
         for entity in ENTITIES:
             if self.results[entity].checked:
                 self._timed(entity, lambda e=entity: self._extras(e))
@@ -272,9 +276,12 @@ class Validation:
             self._rejected(reject)
         if not batch.rows:
             return
-        tables.stage(table, batch.rows)
-        if len(batch.rows) >= 1000:
-            tables.analyze_stage(table)
+        if entity not in self.parents:
+            self.parents[entity] = tables.ParentIds(table)
+        tables.stage(table, batch.rows, self.parents[entity])
+        if len(batch.rows) >= 1000 and entity not in self.analyzed:
+            tables.analyze_stage(table)  # once: later batches are alike
+            self.analyzed.add(entity)
         by_pos = {row[0]: row for row in batch.rows}
         differing = []
         for pos, parent_id, row_id, differs in tables.classify(
