@@ -13,8 +13,7 @@ def test_gunicorn_with_an_invalid_variable__halts_with_one_line_naming_it():
         "BACKEND_STATE_TTL": "abc",
     }
     result = subprocess.run(
-        [sys.executable, "-m", "gunicorn", "config.wsgi", "--workers", "2"]
-        + ["--bind", f"127.0.0.1:{free_port()}"],
+        [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{free_port()}"],
         cwd=ROOT,
         env=env,
         capture_output=True,
