@@ -12,6 +12,7 @@ from migrator import source
 from migrator.backfill import DEFAULT_BATCH_SIZE, ENTITIES, Backfill, Options
 from migrator.errors import MigratorError, SourceError, TooManyRejects, database_error_message
 from migrator.reports import backfill_document, backfill_text
+from migrator.runs import backfill_runs_mark_interrupted
 
 
 class ProgressBars:
@@ -139,6 +140,15 @@ class Command(BaseCommand):
             retry_failed=options["retry_failed"],
             actor=options["actor"],
         )
+        try:
+            interrupted = backfill_runs_mark_interrupted()
+        except DatabaseError as exc:
+            raise CommandError(database_error_message(exc), returncode=2) from exc
+        for run_id in interrupted:
+            self.stderr.write(
+                f"backfill run #{run_id} was interrupted (its process is gone); marked so",
+                self.style.NOTICE,
+            )
         bars = None
         if options["verbosity"] > 0 and options["format"] == "text" and self.stdout.isatty():
             bars = ProgressBars()
