@@ -73,6 +73,8 @@ INSTALLED_APPS = [
     "migrator",
     # After catalog: its admin re-registers the catalog's models with write-through admins.
     "live",
+    # The migration log (its own `migrate`), check_schema, the index page and the cron entry.
+    "operations",
 ]
 
 MIDDLEWARE = [
