@@ -13,6 +13,7 @@ DIRECT_URL_COMMANDS = {
     "dbshell",
     "backfill_json",
     "validate_migration",
+    "check_schema",
 }
 
 

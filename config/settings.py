@@ -167,6 +167,11 @@ WRITE_RETRY_SECONDS = environment.float(
 # Bearer token of the monitors that PUT statuses (/api/v1/models/<slug>/status). Unset: that
 # endpoint answers 503 (writes disabled).
 STATUS_WRITE_TOKEN = environment.str("STATUS_WRITE_TOKEN", default="")
+# Vercel's cron calls /api/cron/sync-models with `Authorization: Bearer $CRON_SECRET`; unset,
+# that endpoint answers 503. The sync is refused when the previous one took more than 80% of
+# CRON_TIME_LIMIT (the function's maximum duration on the host).
+CRON_SECRET = environment.str("CRON_SECRET", default="")
+CRON_TIME_LIMIT = environment.float("CRON_TIME_LIMIT", default=60.0, positive=True, unit="seconds")
 # Shadow reads run in a background thread (off the request's path); tests may run them inline.
 SHADOW_IN_BACKGROUND = environment.bool("SHADOW_IN_BACKGROUND", default=True)
 # Seconds the JSON read backend trusts an export URL before asking whether it changed.
@@ -182,7 +187,7 @@ DATA_BACKENDS = {
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = environment.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 # Platform health checks probe over plain HTTP inside the host's network.
-SECURE_REDIRECT_EXEMPT = [r"^healthz/?$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz/?$", r"^api/health/?$"]
 SECURE_HSTS_SECONDS = environment.int(
     "SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000, unit="seconds"
 )

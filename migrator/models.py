@@ -32,9 +32,11 @@ class BackfillRun(models.Model):
     counts = models.JSONField(default=dict, blank=True, help_text="per entity")
     committed_batches = models.JSONField(default=dict, blank=True, help_text="per file")
     error = models.TextField(blank=True, default="")
-    # The process that ran it: the next run (and the admin) tell whether it is gone.
+    # The process that ran it: the next run (and the admin) tell whether it is gone. Nullable:
+    # rows from before these columns (and rows inserted by the previous release during a
+    # deploy) have none.
     pid = models.PositiveIntegerField(null=True, blank=True, default=current_pid)
-    host = models.CharField(max_length=255, blank=True, default=current_host)
+    host = models.CharField(max_length=255, null=True, blank=True, default=current_host)  # noqa: DJ001
 
     class Meta:
         ordering = ["-started_at", "-id"]

@@ -1,6 +1,7 @@
 # The process that runs a backfill (pid, host), so that a run killed without finishing can be
 # marked interrupted. Existing rows keep no process (nothing can be told about them): the columns
-# are added without a default first, then the model's default (the running process) is set.
+# are added nullable without a default first (no NOT NULL column: the previous release keeps
+# inserting runs during a deploy), then the model's default (the running process) is set.
 
 from django.db import migrations, models
 
@@ -21,7 +22,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="backfillrun",
             name="host",
-            field=models.CharField(blank=True, default="", max_length=255),
+            field=models.CharField(blank=True, max_length=255, null=True),
         ),
         migrations.AlterField(
             model_name="backfillrun",
@@ -34,7 +35,7 @@ class Migration(migrations.Migration):
             model_name="backfillrun",
             name="host",
             field=models.CharField(
-                blank=True, default=migrator.processes.current_host, max_length=255
+                blank=True, default=migrator.processes.current_host, max_length=255, null=True
             ),
         ),
         migrations.AlterField(
