@@ -228,7 +228,7 @@ STORAGES = {
     "staticfiles": {"BACKEND": STATIC_STORAGE},
 }
 
-# --- Logging: one line per event, key=value pairs, to stdout (what Render and Vercel show) ----
+# --- Logging: one line per event, key=value pairs, to stderr (Render and Vercel show both) --
 
 LOG_LEVEL = environment.choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")).upper()
 LOGGING = {

@@ -1,7 +1,7 @@
 import pytest
 
 from config.database import database_config, mask_url
-from tests.conftest import run_python
+from tests.conftest import ROOT, run_python
 
 SHOW_SETTINGS = """
 import json
@@ -174,3 +174,26 @@ def test_debug__takes_the_usual_spellings(value, debug):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == str(debug)
+
+
+def test_manage_py_without_the_virtualenv__says_to_activate_it():
+    import shutil
+    import subprocess
+
+    system_python = shutil.which("python3", path="/usr/bin:/bin")
+    probe = subprocess.run([system_python, "-c", "import django"], capture_output=True)
+    if probe.returncode == 0:
+        pytest.skip("the system Python has Django installed")
+    result = subprocess.run(
+        [system_python, "manage.py", "check"],
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"Django is not installed for {system_python}: activate the project's virtualenv "
+        "(`. .venv/bin/activate`, after `make .venv/.runtime`) or run `.venv/bin/python "
+        "manage.py ...`.\n"
+    )
