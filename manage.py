@@ -13,6 +13,7 @@ DIRECT_URL_COMMANDS = {
     "dbshell",
     "backfill_json",
     "validate_migration",
+    "check_schema",
 }
 
 
@@ -20,9 +21,18 @@ def main():
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     if len(sys.argv) > 1 and sys.argv[1] in DIRECT_URL_COMMANDS:
         os.environ.setdefault("USE_DIRECT_URL", "true")
-    from django.conf import settings
-    from django.core.exceptions import ImproperlyConfigured
-    from django.core.management import execute_from_command_line
+    try:
+        from django.conf import settings
+        from django.core.exceptions import ImproperlyConfigured
+        from django.core.management import execute_from_command_line
+    except ModuleNotFoundError as exc:
+        if exc.name != "django":
+            raise
+        sys.exit(
+            f"Django is not installed for {sys.executable}: activate the project's virtualenv "
+            "(`. .venv/bin/activate`, after `make .venv/.runtime`) or run `.venv/bin/python "
+            "manage.py ...`."
+        )
 
     try:
         settings.INSTALLED_APPS  # noqa: B018 - load the settings now, to report errors plainly

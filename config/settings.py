@@ -12,6 +12,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 
 from config.database import database_config
+from config.environment import Environment
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -22,27 +23,22 @@ if ENV_FILE.is_file():
     env.read_env(ENV_FILE)
 # An empty value (`X=` in .env or a host's dashboard) means "not set": the default applies.
 env.ENVIRON = {name: value for name, value in env.ENVIRON.items() if value != ""}
-
-
-def _choice(name: str, default: str, choices: tuple[str, ...]) -> str:
-    value = env.str(name, default=default).strip().lower()
-    if value not in choices:
-        raise ImproperlyConfigured(
-            f"{name}={value!r} is not valid: use one of {', '.join(choices)}."
-        )
-    return value
+# Every value is checked as it is read: an invalid one stops start-up with one line naming it.
+environment = Environment(env)
 
 
 # --- Core -------------------------------------------------------------------------------------
 
-DEBUG = env.bool("DEBUG", default=False)
+DEBUG = environment.bool("DEBUG", default=False)
 # Vercel sets VERCEL=1 in its functions: a read-only file system and no build-time collectstatic.
-ON_VERCEL = bool(env.str("VERCEL", default=""))
+ON_VERCEL = environment.bool("VERCEL", default=False)
 
 if DEBUG:
-    SECRET_KEY = env.str("SECRET_KEY", default="insecure-development-key-do-not-use-in-production")
+    SECRET_KEY = environment.str(
+        "SECRET_KEY", default="insecure-development-key-do-not-use-in-production"
+    )
 else:
-    SECRET_KEY = env.str("SECRET_KEY", default="")
+    SECRET_KEY = environment.str("SECRET_KEY", default="")
     if not SECRET_KEY:
         raise ImproperlyConfigured(
             "SECRET_KEY is not set. Production (DEBUG=false) needs a long random secret: set "
@@ -52,11 +48,14 @@ else:
         )
 
 _host_defaults = ["localhost", "127.0.0.1", "[::1]"] if DEBUG else []
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=_host_defaults)
-CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+ALLOWED_HOSTS = environment.list("ALLOWED_HOSTS", default=_host_defaults)
+CSRF_TRUSTED_ORIGINS = environment.list("CSRF_TRUSTED_ORIGINS", default=[])
 # The hosts' own domain variables: Render sets the service's public host name, Vercel the
 # deployment's. Both are set by the platform, not by a client, so trusting them is safe.
-for _platform_host in (env.str("RENDER_EXTERNAL_HOSTNAME", ""), env.str("VERCEL_URL", "")):
+for _platform_host in (
+    environment.str("RENDER_EXTERNAL_HOSTNAME", ""),
+    environment.str("VERCEL_URL", ""),
+):
     if _platform_host:
         ALLOWED_HOSTS.append(_platform_host)
         CSRF_TRUSTED_ORIGINS.append(f"https://{_platform_host}")
@@ -74,6 +73,8 @@ INSTALLED_APPS = [
     "migrator",
     # After catalog: its admin re-registers the catalog's models with write-through admins.
     "live",
+    # The migration log (its own `migrate`), check_schema, the index page and the cron entry.
+    "operations",
 ]
 
 MIDDLEWARE = [
@@ -107,63 +108,74 @@ TEMPLATES = [
 
 # --- Database ---------------------------------------------------------------------------------
 
-DATABASE_URL = env.str("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
+DATABASE_URL = environment.str("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
 # Neon hands out a pooled URL (PgBouncer, for the app) and a direct one (for schema changes and
 # long operator commands). manage.py sets USE_DIRECT_URL for those commands.
-DIRECT_URL = env.str("DIRECT_URL", default="")
-USE_DIRECT_URL = env.bool("USE_DIRECT_URL", default=False)
+DIRECT_URL = environment.str("DIRECT_URL", default="")
+USE_DIRECT_URL = environment.bool("USE_DIRECT_URL", default=False)
 _active_url = DIRECT_URL if (USE_DIRECT_URL and DIRECT_URL) else DATABASE_URL
 
-DATABASE_POOLED = env.bool("DATABASE_POOLED", default=False) and _active_url is DATABASE_URL
+DATABASE_POOLED = environment.bool("DATABASE_POOLED", default=False) and _active_url is DATABASE_URL
 DATABASES = {
     "default": database_config(
         _active_url,
-        conn_max_age=env.int("CONN_MAX_AGE", default=60),
-        conn_health_checks=env.bool("CONN_HEALTH_CHECKS", default=True),
+        conn_max_age=environment.int("CONN_MAX_AGE", default=60, unit="seconds"),
+        conn_health_checks=environment.bool("CONN_HEALTH_CHECKS", default=True),
         pooled=DATABASE_POOLED,
-        pool=env.bool("DB_POOL", default=False),
+        pool=environment.bool("DB_POOL", default=False),
     )
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
+CACHES = {"default": environment.cache("CACHE_URL", default="locmemcache://")}
 
 # --- Catalog data: the JSON store and the database --------------------------------------------
 
 # Which store serves reads at boot; `switch_backend` changes it at run time.
-DATA_BACKEND = _choice("DATA_BACKEND", "json", ("json", "database"))
+DATA_BACKEND = environment.choice("DATA_BACKEND", "json", ("json", "database"))
 # Write to both stores while the move is under way.
-DUAL_WRITE = env.bool("DUAL_WRITE", default=False)
-JSON_EXPORT_DIR = Path(env.str("JSON_EXPORT_DIR", default=str(BASE_DIR / "data" / "sample")))
-JSON_EXPORT_URL = env.str("JSON_EXPORT_URL", default="")
+DUAL_WRITE = environment.bool("DUAL_WRITE", default=False)
+JSON_EXPORT_DIR = Path(
+    environment.str("JSON_EXPORT_DIR", default=str(BASE_DIR / "data" / "sample"))
+)
+JSON_EXPORT_URL = environment.str("JSON_EXPORT_URL", default="")
 if JSON_EXPORT_URL and urlsplit(JSON_EXPORT_URL).scheme not in ("http", "https"):
     raise ImproperlyConfigured(
         f"JSON_EXPORT_URL={JSON_EXPORT_URL!r} is not an http(s):// URL: give the base URL of an "
         "export, e.g. https://raw.githubusercontent.com/<org>/<repo>/main/data."
     )
 # Seconds to wait on the export's host (connect and each read) before giving up.
-JSON_EXPORT_TIMEOUT = env.float("JSON_EXPORT_TIMEOUT", default=30.0)
+JSON_EXPORT_TIMEOUT = environment.float(
+    "JSON_EXPORT_TIMEOUT", default=30.0, positive=True, unit="seconds"
+)
 # backfill_json reads and maps statuses in a second (forked) process, beside the one that writes.
-BACKFILL_PARALLEL = env.bool("BACKFILL_PARALLEL", default=True)
+BACKFILL_PARALLEL = environment.bool("BACKFILL_PARALLEL", default=True)
 # Seconds each worker trusts the backend state it last read (a switch reaches every worker
 # within this time).
-BACKEND_STATE_TTL = env.float("BACKEND_STATE_TTL", default=1.0)
+BACKEND_STATE_TTL = environment.float("BACKEND_STATE_TTL", default=1.0, unit="seconds")
 # Writes the database has not taken yet wait in a journal file here (per host; needs a disk).
 # On Vercel only the temporary directory is writable (and not kept between invocations).
 _journal_default = (
     Path(tempfile.gettempdir()) / "catalog-journal" if ON_VERCEL else BASE_DIR / "var" / "journal"
 )
-WRITE_JOURNAL_DIR = Path(env.str("WRITE_JOURNAL_DIR", default=str(_journal_default)))
+WRITE_JOURNAL_DIR = Path(environment.str("WRITE_JOURNAL_DIR", default=str(_journal_default)))
 # Queued writes are applied by a background thread in each worker, retried every N seconds.
-WRITE_QUEUE_IN_BACKGROUND = env.bool("WRITE_QUEUE_IN_BACKGROUND", default=True)
-WRITE_RETRY_SECONDS = env.float("WRITE_RETRY_SECONDS", default=5.0)
+WRITE_QUEUE_IN_BACKGROUND = environment.bool("WRITE_QUEUE_IN_BACKGROUND", default=True)
+WRITE_RETRY_SECONDS = environment.float(
+    "WRITE_RETRY_SECONDS", default=5.0, positive=True, unit="seconds"
+)
 # Bearer token of the monitors that PUT statuses (/api/v1/models/<slug>/status). Unset: that
 # endpoint answers 503 (writes disabled).
-STATUS_WRITE_TOKEN = env.str("STATUS_WRITE_TOKEN", default="")
+STATUS_WRITE_TOKEN = environment.str("STATUS_WRITE_TOKEN", default="")
+# Vercel's cron calls /api/cron/sync-models with `Authorization: Bearer $CRON_SECRET`; unset,
+# that endpoint answers 503. The sync is refused when the previous one took more than 80% of
+# CRON_TIME_LIMIT (the function's maximum duration on the host).
+CRON_SECRET = environment.str("CRON_SECRET", default="")
+CRON_TIME_LIMIT = environment.float("CRON_TIME_LIMIT", default=60.0, positive=True, unit="seconds")
 # Shadow reads run in a background thread (off the request's path); tests may run them inline.
-SHADOW_IN_BACKGROUND = env.bool("SHADOW_IN_BACKGROUND", default=True)
+SHADOW_IN_BACKGROUND = environment.bool("SHADOW_IN_BACKGROUND", default=True)
 # Seconds the JSON read backend trusts an export URL before asking whether it changed.
-JSON_EXPORT_TTL = env.float("JSON_EXPORT_TTL", default=60.0)
+JSON_EXPORT_TTL = environment.float("JSON_EXPORT_TTL", default=60.0, unit="seconds")
 # Read backends by name, each a dotted path to a catalog.backends.base.CatalogBackend.
 DATA_BACKENDS = {
     "database": "catalog.backends.database.DatabaseBackend",
@@ -173,16 +185,18 @@ DATA_BACKENDS = {
 # --- Security (`manage.py check --deploy` prints no warning with DEBUG=false) -----------------
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_SSL_REDIRECT = environment.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
 # Platform health checks probe over plain HTTP inside the host's network.
-SECURE_REDIRECT_EXEMPT = [r"^healthz/?$"]
-SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
-SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+SECURE_REDIRECT_EXEMPT = [r"^healthz/?$", r"^api/health/?$"]
+SECURE_HSTS_SECONDS = environment.int(
+    "SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000, unit="seconds"
+)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = environment.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = environment.bool("SECURE_HSTS_PRELOAD", default=True)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
-SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
-CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+SESSION_COOKIE_SECURE = environment.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = environment.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 X_FRAME_OPTIONS = "DENY"
 
 # --- Auth, i18n, static files -----------------------------------------------------------------
@@ -200,7 +214,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
+STATIC_ROOT = Path(environment.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 # WhiteNoise serves the admin's files: compressed, with hashed names and a year-long cache,
 # from what `collectstatic` wrote at build time (Render's build command runs it).
 STATIC_STORAGE = "whitenoise.storage.CompressedManifestStaticFilesStorage"
@@ -214,9 +228,9 @@ STORAGES = {
     "staticfiles": {"BACKEND": STATIC_STORAGE},
 }
 
-# --- Logging: one line per event, key=value pairs, to stdout (what Render and Vercel show) ----
+# --- Logging: one line per event, key=value pairs, to stderr (Render and Vercel show both) --
 
-LOG_LEVEL = _choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")).upper()
+LOG_LEVEL = environment.choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")).upper()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -12,6 +12,10 @@ HEALTH_CHECKS = [
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # Before live's api/v1/: /api/v1/debug/db is the operations app's.
+    path("", include("operations.urls")),
     path("api/v1/", include("live.api.urls")),
     path("healthz", HealthCheckView.as_view(checks=HEALTH_CHECKS), name="healthz"),
+    # The seeds' spelling of the same check.
+    path("api/health", HealthCheckView.as_view(checks=HEALTH_CHECKS), name="api-health"),
 ]

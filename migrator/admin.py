@@ -8,6 +8,7 @@ from django.utils.html import format_html
 from migrator.errors import MigratorError
 from migrator.models import BackfillRun, PrunedRow, RejectedRecord, ValidationRun
 from migrator.prune import pruned_rows_restore
+from migrator.runs import backfill_runs_mark_interrupted
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -39,7 +40,17 @@ def json_display(field: str, description: str | None = None):
 
 @admin.register(BackfillRun)
 class BackfillRunAdmin(ReadOnlyAdmin):
-    list_display = ("id", "started_at", "finished_at", "outcome", "dry_run", "actor", "totals")
+    list_display = (
+        "id",
+        "started_at",
+        "finished_at",
+        "outcome",
+        "dry_run",
+        "actor",
+        "host",
+        "pid",
+        "totals",
+    )
     list_filter = ("outcome", "dry_run")
     readonly_fields = (
         "started_at",
@@ -47,6 +58,8 @@ class BackfillRunAdmin(ReadOnlyAdmin):
         "outcome",
         "dry_run",
         "actor",
+        "host",
+        "pid",
         "error",
         "arguments_json",
         "sources_json",
@@ -67,6 +80,16 @@ class BackfillRunAdmin(ReadOnlyAdmin):
     sources_json = json_display("sources")
     counts_json = json_display("counts")
     committed_batches_json = json_display("committed_batches")
+
+    def changelist_view(self, request, extra_context=None):
+        # A run whose process was killed would show "running" forever.
+        for run_id in backfill_runs_mark_interrupted():
+            self.message_user(
+                request,
+                f"backfill run #{run_id} was interrupted (its process is gone); marked so",
+                messages.WARNING,
+            )
+        return super().changelist_view(request, extra_context)
 
 
 @admin.register(RejectedRecord)

@@ -189,7 +189,8 @@ class Backfill:
         run.error = error
         run.sources = [f.describe() for f in self.files]
         run.counts = {entity: c.as_dict() for entity, c in self.counts.items()}
-        run.committed_batches = self.committed
+        # A dry run commits nothing, whatever batches it went through.
+        run.committed_batches = {} if self.options.dry_run else self.committed
         run.save()
         totals = self.result().totals()
         logger.info(
@@ -206,7 +207,7 @@ class Backfill:
             totals.pruned,
             totals.seconds,
             ",".join(f.shown for f in self.files)
-            or (REJECT_QUEUE if self.options.retry_failed else "none"),
+            or ("reject-queue" if self.options.retry_failed else "none"),
             error,
         )
 
@@ -499,10 +500,7 @@ class Backfill:
         limit = self.options.max_rejects
         total = sum(c.rejected for c in self.counts.values())
         if limit is not None and total > limit:
-            raise TooManyRejects(
-                f"stopped: {total} records rejected, more than --max-rejects {limit}. The batches "
-                "committed so far are kept; the rejects are in the admin (Rejected records)."
-            )
+            raise TooManyRejects(f"{total} record(s) rejected, more than --max-rejects {limit}")
 
 
 def _missing_parent(table, row, batch) -> rejects.Reject:

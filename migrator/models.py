@@ -2,6 +2,8 @@
 
 from django.db import models
 
+from migrator.processes import current_host, current_pid
+
 
 class Entity(models.TextChoices):
     PROVIDERS = "providers"
@@ -13,10 +15,12 @@ class BackfillRun(models.Model):
     """One run of ``backfill_json`` (dry runs included): arguments, sources, counts, outcome."""
 
     class Outcome(models.TextChoices):
-        RUNNING = "running"  # still running, or killed before it could say otherwise
+        RUNNING = "running"  # still running (or killed on another host: see pid, host)
         SUCCEEDED = "succeeded"
         REJECTED = "rejected", "completed with rejected records"
         FAILED = "failed"
+        # Its process is gone without finishing (killed, crashed): see migrator.runs.
+        INTERRUPTED = "interrupted"
 
     started_at = models.DateTimeField(auto_now_add=True, db_index=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -28,6 +32,11 @@ class BackfillRun(models.Model):
     counts = models.JSONField(default=dict, blank=True, help_text="per entity")
     committed_batches = models.JSONField(default=dict, blank=True, help_text="per file")
     error = models.TextField(blank=True, default="")
+    # The process that ran it: the next run (and the admin) tell whether it is gone. Nullable:
+    # rows from before these columns (and rows inserted by the previous release during a
+    # deploy) have none.
+    pid = models.PositiveIntegerField(null=True, blank=True, default=current_pid)
+    host = models.CharField(max_length=255, null=True, blank=True, default=current_host)  # noqa: DJ001
 
     class Meta:
         ordering = ["-started_at", "-id"]

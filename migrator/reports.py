@@ -53,8 +53,9 @@ def backfill_text(result: Result, *, verbosity: int = 1) -> str:
         )
     lines += [f"\n{note}" for note in result.notes]
     if run.error:
-        batches = ", ".join(f"{name}: {n}" for name, n in result.committed_batches.items())
-        lines.append(f"\nstopped: {run.error}\ncommitted batches: {batches or 'none'}")
+        batches = ", ".join(f"{name}: {n}" for name, n in run.committed_batches.items() if n)
+        written = "nothing (dry run)" if run.dry_run else (batches or "none")
+        lines.append(f"\nstopped: {run.error}\ncommitted batches: {written}")
     shown = result.rejects if verbosity >= 2 else result.rejects[:20]
     if shown:
         lines.append(f"\nrejected records ({result.rejected}):")
@@ -81,7 +82,7 @@ def backfill_document(result: Result) -> dict:
         "readerPeakRssMb": round(children_peak_rss_mb(), 1),
         "notes": result.notes,
         "totals": result.totals().as_dict(),
-        "committedBatches": result.committed_batches,
+        "committedBatches": run.committed_batches,
         "providersFromModels": result.embedded_providers,
         "rejects": [
             {
@@ -190,7 +191,7 @@ def validation_text(report, *, verbose: bool = False) -> str:
         shown = report.differences if verbose else report.differences[: options.limit]
         lines.append(
             f"\ndifferences ({len(shown)} of {report.difference_count} shown"
-            + ("" if verbose else "; --verbose for all")
+            + ("" if verbose else "; -v 2 for all")
             + "):"
         )
         for difference in shown:

@@ -109,8 +109,11 @@ def procfile() -> dict:
 def test_release__migrates_through_the_direct_url(scratch_database):
     pooled, direct = scratch_database(), scratch_database()
     env = {"DATABASE_URL": pooled, "DIRECT_URL": direct}
-    result = manage(*shlex.split(procfile()["release"])[2:], database_url=pooled, env=env)
-    assert result.returncode == 0, result.stderr
+    steps = [shlex.split(step)[2:] for step in procfile()["release"].split("&&")]
+    assert [step[0] for step in steps] == ["migrate", "check_schema"]
+    for step in steps:
+        result = manage(*step, database_url=pooled, env=env)
+        assert result.returncode == 0, result.stderr
     assert count_rows(direct, "django_migrations") > 0
     with pytest.raises(Exception, match=r"django_migrations"):
         count_rows(pooled, "django_migrations")

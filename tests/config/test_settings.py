@@ -1,7 +1,7 @@
 import pytest
 
 from config.database import database_config, mask_url
-from tests.conftest import run_python
+from tests.conftest import ROOT, run_python
 
 SHOW_SETTINGS = """
 import json
@@ -126,3 +126,74 @@ def test_manage_py__reports_a_configuration_error_plainly():
     assert result.returncode == 1
     assert result.stderr.startswith("Configuration error: SECRET_KEY is not set")
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "allowed"),
+    [
+        ("BACKEND_STATE_TTL", "abc", "use a number of seconds, 0 or more"),
+        ("WRITE_RETRY_SECONDS", "0", "use a number of seconds, more than 0"),
+        ("JSON_EXPORT_TIMEOUT", "", None),  # empty: not set, the default applies
+        ("JSON_EXPORT_TIMEOUT", "soon", "use a number of seconds, more than 0"),
+        ("JSON_EXPORT_TTL", "nan", "use a number of seconds, 0 or more"),
+        ("CONN_MAX_AGE", "1.5", "use a whole number of seconds, 0 or more"),
+        ("SECURE_HSTS_SECONDS", "-1", "use a whole number of seconds, 0 or more"),
+        ("DEBUG", "maybe", "use true or false"),
+        ("DUAL_WRITE", "yes please", "use true or false"),
+        ("DB_POOL", "2", "use true or false"),
+        ("VERCEL", "sure", "use true or false"),
+        ("CACHE_URL", "foo://x", "use a cache URL such as locmemcache://"),
+        ("DATA_BACKEND", "Mongo", "use one of json, database"),
+    ],
+)
+def test_invalid_environment_value__one_line_naming_variable_value_and_what_is_allowed(
+    name, value, allowed
+):
+    result = run_python(
+        "import runpy, sys; sys.argv = ['manage.py', 'check']; "
+        "runpy.run_path('manage.py', run_name='__main__')",
+        env={"DEBUG": "true", name: value},
+    )
+    if allowed is None:
+        assert result.returncode == 0, result.stderr
+        return
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"Configuration error: {name}={value!r} is not valid: ")
+    assert allowed in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("value", "debug"), [("true", True), ("On", True), ("1", True), ("false", False), ("0", False)]
+)
+def test_debug__takes_the_usual_spellings(value, debug):
+    result = run_python(
+        "from django.conf import settings; print(settings.DEBUG)",
+        env={"DJANGO_SETTINGS_MODULE": "config.settings", "SECRET_KEY": "x" * 60, "DEBUG": value},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(debug)
+
+
+def test_manage_py_without_the_virtualenv__says_to_activate_it():
+    import shutil
+    import subprocess
+
+    system_python = shutil.which("python3", path="/usr/bin:/bin")
+    probe = subprocess.run([system_python, "-c", "import django"], capture_output=True)
+    if probe.returncode == 0:
+        pytest.skip("the system Python has Django installed")
+    result = subprocess.run(
+        [system_python, "manage.py", "check"],
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"Django is not installed for {system_python}: activate the project's virtualenv "
+        "(`. .venv/bin/activate`, after `make .venv/.runtime`) or run `.venv/bin/python "
+        "manage.py ...`.\n"
+    )

@@ -10,9 +10,10 @@ from django.db import DatabaseError
 
 from migrator import source
 from migrator.backfill import DEFAULT_BATCH_SIZE, ENTITIES, Backfill, Options
-from migrator.errors import MigratorError, SourceError, database_error_message
+from migrator.errors import MigratorError, SourceError, TooManyRejects, database_error_message
 from migrator.prune import DEFAULT_MAX_PERCENT
 from migrator.reports import backfill_document, backfill_text
+from migrator.runs import backfill_runs_mark_interrupted
 
 
 class ProgressBars:
@@ -53,6 +54,29 @@ def entity_list(value: str) -> list[str]:
             f"unknown entity {', '.join(unknown) or value!r}: use {', '.join(ENTITIES)}"
         )
     return names
+
+
+def non_negative(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = -1
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number, 0 or more")
+    return number
+
+
+def what_was_kept(backfill: Backfill) -> str:
+    """What a run that stopped leaves in the database: said from what it did, not assumed."""
+    options = backfill.options
+    if options.dry_run:
+        return "Nothing was written (dry run)."
+    if options.atomic:
+        return "Nothing was written (--atomic: the whole run was rolled back)."
+    committed = sum(backfill.committed.values())
+    if not committed:
+        return "Nothing was written."
+    return f"The {committed} batch(es) committed before it are kept."
 
 
 class Command(BaseCommand):
@@ -105,7 +129,7 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--max-rejects",
-            type=int,
+            type=non_negative,
             metavar="N",
             help="stop once more than N records are rejected",
         )
@@ -134,6 +158,15 @@ class Command(BaseCommand):
             retry_failed=options["retry_failed"],
             actor=options["actor"],
         )
+        try:
+            interrupted = backfill_runs_mark_interrupted()
+        except DatabaseError as exc:
+            raise CommandError(database_error_message(exc), returncode=2) from exc
+        for run_id in interrupted:
+            self.stderr.write(
+                f"backfill run #{run_id} was interrupted (its process is gone); marked so",
+                self.style.NOTICE,
+            )
         bars = None
         if options["verbosity"] > 0 and options["format"] == "text" and self.stdout.isatty():
             bars = ProgressBars()
@@ -147,22 +180,32 @@ class Command(BaseCommand):
         except MigratorError as exc:
             if backfill.run_record is not None:
                 self._report(backfill.result(), options)
-            advice = ""
-            if isinstance(exc, SourceError):
-                advice = (
-                    " Fix the source and run the command again: the committed batches are kept "
-                    "and the re-run completes the load."
-                )
-            raise CommandError(f"{exc}{advice}", returncode=2) from exc
+            raise CommandError(self._stopped_message(exc, backfill), returncode=2) from exc
         except DatabaseError as exc:
             raise CommandError(database_error_message(exc), returncode=2) from exc
         self._report(result, options)
+        if result.rejected and backfill_options.dry_run:
+            raise CommandError(
+                f"{result.rejected} record(s) would be rejected; a dry run keeps nothing (run "
+                "without --dry-run to keep them in the reject queue).",
+                returncode=1,
+            )
         if result.rejected:
             raise CommandError(
                 f"{result.rejected} record(s) rejected and kept in the reject queue (admin: "
                 "Rejected records); fix the cause, then run `backfill_json --retry-failed`.",
                 returncode=1,
             )
+
+    @staticmethod
+    def _stopped_message(exc: MigratorError, backfill: Backfill) -> str:
+        sentences = [str(exc).rstrip(".") + "."]
+        if isinstance(exc, SourceError):
+            sentences.append("Fix the source and run the command again: it completes the load.")
+        sentences.append(what_was_kept(backfill))
+        if isinstance(exc, TooManyRejects) and not backfill.options.dry_run:
+            sentences.append("The rejects are in the admin (Rejected records).")
+        return " ".join(sentences)
 
     def _report(self, result, options):
         if options["format"] == "json":

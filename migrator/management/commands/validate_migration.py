@@ -1,6 +1,8 @@
 """python manage.py validate_migration [SOURCE ...]: compare an export with the database."""
 
+import argparse
 import json
+import os
 from pathlib import Path
 
 from django.conf import settings
@@ -11,6 +13,27 @@ from migrator import source
 from migrator.errors import MigratorError, database_error_message
 from migrator.reports import validation_text
 from migrator.validate import ENTITIES, Options, Validation
+
+
+def entity_name(value: str) -> str:
+    names = [str(entity) for entity in ENTITIES]
+    if value not in names:
+        raise argparse.ArgumentTypeError(f"unknown entity {value!r}: use {', '.join(names)}")
+    return value
+
+
+def writable_output(value: str) -> Path:
+    """--output: refused before the run when the file cannot be written (the run would be
+    recorded, then the report lost)."""
+    path = Path(value)
+    folder = path.parent
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{value} is a directory: name a file")
+    if not folder.is_dir():
+        raise argparse.ArgumentTypeError(f"{value}: the directory {folder} does not exist")
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise argparse.ArgumentTypeError(f"{value}: not writable (permission denied)")
+    return path
 
 
 class Command(BaseCommand):
@@ -25,8 +48,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--entity",
             action="append",
-            choices=ENTITIES,
-            help="validate only this entity (repeatable)",
+            type=entity_name,
+            help="validate only this entity: providers, models or statuses (repeatable)",
         )
         parser.add_argument(
             "--strict", action="store_true", help="count records in the reject queue as differences"
@@ -42,11 +65,18 @@ class Command(BaseCommand):
             "--limit",
             type=int,
             default=20,
-            help="differences to print (default 20; --verbose prints all)",
+            help="differences to print (default 20; -v 2 prints all)",
         )
-        parser.add_argument("--verbose", action="store_true", help="print every difference")
+        parser.add_argument(
+            "--verbose", action="store_true", help="print every difference (same as -v 2)"
+        )
         parser.add_argument("--format", choices=("text", "json"), default="text")
-        parser.add_argument("--output", metavar="FILE", help="write the JSON report to FILE")
+        parser.add_argument(
+            "--output",
+            metavar="FILE",
+            type=writable_output,
+            help="write the JSON report to FILE (checked before the run)",
+        )
         parser.add_argument("--actor", default="", help="who runs this (default: the OS user)")
 
     def handle(self, *args, **options):
@@ -68,17 +98,34 @@ class Command(BaseCommand):
             raise CommandError(database_error_message(exc), returncode=2) from exc
         document = report.as_dict()
         if options["output"]:
-            Path(options["output"]).write_text(json.dumps(document, indent=2, default=str))
+            try:
+                options["output"].write_text(json.dumps(document, indent=2, default=str))
+            except OSError as exc:
+                raise CommandError(
+                    f"validation #{report.run.pk} ran, but its report could not be written to "
+                    f"{options['output']}: {exc.strerror or exc}",
+                    returncode=2,
+                ) from exc
         if options["format"] == "json":
             self.stdout.write(json.dumps(document, indent=2, default=str))
         elif options["verbosity"] > 0:
-            text = validation_text(report, verbose=options["verbose"])
+            verbose = options["verbose"] or options["verbosity"] >= 2
+            text = validation_text(report, verbose=verbose)
             first, _, rest = text.partition("\n")
             style = self.style.SUCCESS if report.passed else self.style.ERROR
             self.stdout.write(style(first))
             self.stdout.write(rest)
         if not report.passed:
             raise CommandError(
-                f"the database and the export differ: {report.difference_count} difference(s)",
+                f"the database and the export differ: {report.difference_count} difference(s)"
+                + never_loaded_hint(report),
                 returncode=1,
             )
+
+
+def never_loaded_hint(report) -> str:
+    """Validating before any backfill: every record is "missing", which says little by itself."""
+    compared = report.entities.values()
+    if any(r.in_database for r in compared) or not any(r.in_export for r in compared):
+        return ""
+    return "; the database holds none of these records: run `backfill_json` first"
