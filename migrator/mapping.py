@@ -79,6 +79,10 @@ STATUS_FIELDS = {
 STATUS_VALUES = frozenset(Status.values)
 PRICE_PLACES = 8
 MAX_INT = 2**31 - 1
+# Database limits the status columns need (issue 11; to be reconciled with the limits work):
+# region is varchar(64); requests/tokens per minute are bigint; text cannot hold NUL.
+MAX_BIGINT = 2**63 - 1
+MAX_REGION_LENGTH = 64
 
 _SLUG_SEPARATORS = re.compile(r"[^a-z0-9.]+")
 
@@ -319,6 +323,10 @@ def status_region(record) -> str:
         return GLOBAL_REGION
     if not isinstance(region, str) or not region:
         raise RecordError("region must be a non-empty string", "region")
+    if len(region) > MAX_REGION_LENGTH or "\x00" in region:
+        raise RecordError(
+            f"region must be at most {MAX_REGION_LENGTH} characters, without NUL", "region"
+        )
     return region
 
 
@@ -343,12 +351,26 @@ def map_status(record) -> dict:
         "latency_p95": _number(record, "latencyP95", low=0),
         "latency_p99": _number(record, "latencyP99", low=0),
         "error_rate": _number(record, "errorRate", low=0),
-        "requests_per_min": _count(record, "requestsPerMin"),
-        "tokens_per_min": _count(record, "tokensPerMin"),
+        "requests_per_min": _count(record, "requestsPerMin", maximum=MAX_BIGINT),
+        "tokens_per_min": _count(record, "tokensPerMin", maximum=MAX_BIGINT),
         "usage": _number(record, "usage"),
         "checked_at": _timestamp(record, "checkedAt"),
-        "metadata": _extra(record, STATUS_FIELDS),
+        "metadata": _without_nul(_extra(record, STATUS_FIELDS)),
     }
+
+
+def _without_nul(metadata: dict) -> dict:
+    """``metadata`` itself, if no key or string in it holds NUL (PostgreSQL's jsonb cannot)."""
+    pending = [(key, value) for key, value in metadata.items()]
+    while pending:
+        key, value = pending.pop()
+        if "\x00" in key or (isinstance(value, str) and "\x00" in value):
+            raise RecordError(f"{key.split('.')[0]} must not contain NUL characters", key)
+        if isinstance(value, dict):
+            pending += [(f"{key}.{k}", v) for k, v in value.items()]
+        elif isinstance(value, list):
+            pending += [(key, v) for v in value]
+    return metadata
 
 
 _INF = float("inf")
@@ -387,8 +409,8 @@ def status_values(record: dict, region: str) -> tuple | None:
         return None
     requests, tokens, checked = get("requestsPerMin"), get("tokensPerMin"), get("checkedAt")
     if (
-        (requests is not None and (type(requests) is not int or requests < 0))
-        or (tokens is not None and (type(tokens) is not int or tokens < 0))
+        (requests is not None and (type(requests) is not int or not 0 <= requests <= MAX_BIGINT))
+        or (tokens is not None and (type(tokens) is not int or not 0 <= tokens <= MAX_BIGINT))
         or (checked is not None and type(checked) is not str)
     ):
         return None
@@ -405,7 +427,7 @@ def status_values(record: dict, region: str) -> tuple | None:
             tokens,
             _fast_float(get("usage"), -_INF, _INF),
             None if checked is None else parse_timestamp(checked),
-            {} if record.keys() <= _STATUS_KEYS else _extra(record, STATUS_FIELDS),
+            {} if record.keys() <= _STATUS_KEYS else _without_nul(_extra(record, STATUS_FIELDS)),
         )
     except (_Slow, ValueError):
         return None

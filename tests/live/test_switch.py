@@ -123,7 +123,7 @@ def test_status__reports_state_queues_validation_and_audit(export):
     assert "dual-write on — start" in out
     code, out, _ = switch("status", "--format", "json")
     document = json.loads(out)
-    assert document["state"]["dual_write"] is True
+    assert document["state"]["dualWrite"] is True
     assert document["latestValidation"]["coversCurrentExport"] is True
     assert document["readyForDatabase"] == []
 
