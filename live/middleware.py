@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from live import counters, maintenance
+from live import counters, maintenance, runtime
 from live.guard import guard
 
 
@@ -17,6 +17,7 @@ class LiveMiddleware:
         self.get_response = get_response
         # The guard judges the whole service after each flush of this worker's counts.
         counters.after_flush(guard.check)
+        runtime.serving = True  # this process serves: it reports DATA_BACKEND_OVERRIDE
 
     def __call__(self, request):
         refused = maintenance.refusal(request)

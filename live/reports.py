@@ -13,6 +13,12 @@ def status_text(document: dict) -> str:
     reads = f"reads:          {state['active']}"
     if state["override"]:
         reads += f" (DATA_BACKEND_OVERRIDE={state['override']}: it wins over the state row)"
+    elif state["overrideInServingWorkers"]:
+        reads = (
+            f"reads:          {state['overrideInServingWorkers']} (DATA_BACKEND_OVERRIDE="
+            f"{state['overrideInServingWorkers']} in the serving workers wins over the state "
+            f"row: {state['active']})"
+        )
     reads += f"   [state version {state['version']}, from the {state['source']}]"
     lines = [
         reads,

@@ -7,8 +7,9 @@ with no restart. If the row cannot be read (database down), a worker keeps the l
 saw, or the environment's defaults (DATA_BACKEND, DUAL_WRITE) if it never saw one.
 
 ``DATA_BACKEND_OVERRIDE`` (an emergency setting) wins over the row in every worker while it is
-set: reads come from that store, the canary is off and the guard stands still. The first worker
-to see a new value records it in the audit log (once: a conditional update on the row).
+set: reads come from that store, the canary is off and the guard stands still. The first serving
+worker to see a new value (set or cleared) records it in the row and the audit log, once (a
+conditional update); operator commands, whose environment may differ, only read it from there.
 """
 
 from __future__ import annotations
@@ -69,13 +70,19 @@ class State:
     version: int = 0
     source: str = "database"  # where this worker got it: database | last-seen | environment
     override: str = ""  # DATA_BACKEND_OVERRIDE, when set: it decides ``active``
+    override_seen: str = ""  # the override the serving workers last reported
     changed_at: dt.datetime | None = None
 
     @classmethod
     def from_row(cls, row: BackendState) -> State:
         values = {name: getattr(row, name) for name in STATE_FIELDS}
         values["thresholds"] = DEFAULT_THRESHOLDS | (row.thresholds or {})
-        return cls(**values, version=row.version, changed_at=row.updated_at)
+        return cls(
+            **values,
+            version=row.version,
+            changed_at=row.updated_at,
+            override_seen=row.override_seen,
+        )
 
     @classmethod
     def from_environment(cls) -> State:
@@ -101,6 +108,9 @@ class State:
 def other_backend(name: str) -> str:
     return Backend.DATABASE if name == Backend.JSON else Backend.JSON
 
+
+# Set by the web workers (live.middleware): only processes that serve report the override.
+serving = False
 
 _lock = threading.Lock()
 _cached: State | None = None
@@ -139,7 +149,7 @@ def _stored_state() -> State:
         _unreadable_logged = False
         _cached = State.from_row(row) if row is not None else State.from_environment()
         seen = row.override_seen if row is not None else ""
-    if seen != settings.DATA_BACKEND_OVERRIDE:
+    if serving and seen != settings.DATA_BACKEND_OVERRIDE:
         _record_override(seen)
     return _cached
 

@@ -219,6 +219,7 @@ def state_document(state: runtime.State) -> dict:
     return {
         "active": state.active,
         "override": state.override or None,
+        "overrideInServingWorkers": state.override_seen or None,
         "previous": state.previous or None,
         "dualWrite": state.dual_write,
         "canaryEnabled": state.canary_enabled,
