@@ -155,6 +155,7 @@ def _fresh_backend_state():
 
     runtime.forget_state()
     counters.counters.reset()  # another test's traffic must not be written into this one's
+    runtime.serving = False  # set again by the middleware of a test that serves requests
     yield
     runtime.forget_state()
     counters.counters.reset()
