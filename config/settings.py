@@ -79,10 +79,11 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First: it times whole responses for the guard and refuses writes during maintenance.
-    "live.middleware.LiveMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
+    # Next (after the two that only add headers): it times whole responses for the guard and
+    # refuses writes during maintenance; its answers still get the security headers and the CSP.
+    "live.middleware.LiveMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -1,7 +1,8 @@
 """Middleware of the live switch: maintenance mode for writes, and the timing of every read.
 
-``LiveMiddleware`` goes first in MIDDLEWARE so that the time it measures is the whole response
-(every other middleware, the view, the store, the fallback, the serialization).
+``LiveMiddleware`` comes right after the header-only middleware (security headers, CSP) so that
+the time it measures is the whole response (sessions, CSRF, auth, the view, the store, the
+fallback, the serialization), and its own 503s still carry those headers.
 """
 
 from __future__ import annotations

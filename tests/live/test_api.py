@@ -75,6 +75,7 @@ def test_maintenance__writes_get_503_with_retry_after_reads_go_on(
     )
     assert response.status_code == 503 and response["Retry-After"] == "60"
     assert response.json()["error"] == "maintenance"
+    assert "Content-Security-Policy" in response  # the 503 passes the header middleware too
     assert client.get("/api/v1/status").status_code == 200
     admin = admin_client_logged_in.post("/admin/catalog/provider/add/", {"slug": "x"})
     assert admin.status_code == 503 and admin.json()["error"] == "maintenance"
