@@ -24,7 +24,13 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 
 # Local development mode unless the environment says otherwise.
 run: export DEBUG ?= true
+# The JSON store is a writable copy of the shipped sample (data/sample is read-only input),
+# made on first use in var/ (git-ignored).
+run: export JSON_EXPORT_DIR ?= $(CURDIR)/var/export
 run: $(VENV)/.runtime
+	@[ -d "$$JSON_EXPORT_DIR" ] || { mkdir -p "$$JSON_EXPORT_DIR" && \
+		cp data/sample/*.json "$$JSON_EXPORT_DIR"/ && \
+		echo "JSON store: a copy of data/sample in $$JSON_EXPORT_DIR"; }
 	$(BIN)/python manage.py migrate --noinput
 	@# Exit status 1 means "records were rejected": the sample has three on purpose.
 	$(BIN)/python manage.py backfill_json || { [ $$? -eq 1 ] && \
@@ -41,4 +47,4 @@ lint: $(VENV)/.dev
 	$(BIN)/python -m ruff format --check .
 
 clean:
-	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache .ruff_cache
+	rm -rf $(VENV) db.sqlite3 db.sqlite3-wal db.sqlite3-shm var staticfiles .pytest_cache .ruff_cache

@@ -69,6 +69,8 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "health_check",
+    # Login throttling for the admin (failed attempts are in the admin, under Axes).
+    "axes",
     "catalog",
     "migrator",
     # After catalog: its admin re-registers the catalog's models with write-through admins.
@@ -79,6 +81,10 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Next (after the two that only add headers): it times whole responses for the guard and
+    # refuses writes during maintenance; its answers still get the security headers and the CSP.
+    "live.middleware.LiveMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -86,6 +92,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes requires.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -131,13 +139,37 @@ CACHES = {"default": environment.cache("CACHE_URL", default="locmemcache://")}
 
 # --- Catalog data: the JSON store and the database --------------------------------------------
 
+# The seeds' spellings of the two stores, accepted where harmless.
+BACKEND_ALIASES = {
+    "json": "json",
+    "github": "json",
+    "database": "database",
+    "postgres": "database",
+    "postgresql": "database",
+}
+
+
+def _backend(name: str, default: str) -> str:
+    value = environment.str(name, default=default).strip().lower()
+    if value not in BACKEND_ALIASES:
+        raise ImproperlyConfigured(
+            f"{name}={value!r} is not valid: use json or database "
+            "(aliases: github = json; postgres, postgresql = database)."
+        )
+    return BACKEND_ALIASES[value]
+
+
 # Which store serves reads at boot; `switch_backend` changes it at run time.
-DATA_BACKEND = environment.choice("DATA_BACKEND", "json", ("json", "database"))
+DATA_BACKEND = _backend("DATA_BACKEND", "json")
+# Emergency override: while set, every worker reads from this store whatever the state row says
+# (the canary is off, the guard stands still). Unset it (and redeploy) to give control back.
+_override = environment.str("DATA_BACKEND_OVERRIDE", default="")
+DATA_BACKEND_OVERRIDE = _backend("DATA_BACKEND_OVERRIDE", "") if _override else ""
 # Write to both stores while the move is under way.
 DUAL_WRITE = environment.bool("DUAL_WRITE", default=False)
-JSON_EXPORT_DIR = Path(
-    environment.str("JSON_EXPORT_DIR", default=str(BASE_DIR / "data" / "sample"))
-)
+# The shipped sample export: read-only input (the JSON store refuses to write into it).
+SAMPLE_EXPORT_DIR = BASE_DIR / "data" / "sample"
+JSON_EXPORT_DIR = Path(environment.str("JSON_EXPORT_DIR", default=str(SAMPLE_EXPORT_DIR)))
 JSON_EXPORT_URL = environment.str("JSON_EXPORT_URL", default="")
 if JSON_EXPORT_URL and urlsplit(JSON_EXPORT_URL).scheme not in ("http", "https"):
     raise ImproperlyConfigured(
@@ -163,6 +195,14 @@ WRITE_JOURNAL_DIR = Path(environment.str("WRITE_JOURNAL_DIR", default=str(_journ
 WRITE_QUEUE_IN_BACKGROUND = environment.bool("WRITE_QUEUE_IN_BACKGROUND", default=True)
 WRITE_RETRY_SECONDS = environment.float(
     "WRITE_RETRY_SECONDS", default=5.0, positive=True, unit="seconds"
+)
+# A queued write its store refuses this many times in a row becomes a dead letter.
+WRITE_MAX_ATTEMPTS = environment.int("WRITE_MAX_ATTEMPTS", default=3, minimum=1)
+# Each worker writes its traffic counts (live.counters) to the database every N seconds, from a
+# background thread; the guard judges the whole service's counts after each write.
+COUNTERS_IN_BACKGROUND = environment.bool("COUNTERS_IN_BACKGROUND", default=True)
+COUNTERS_FLUSH_SECONDS = environment.float(
+    "COUNTERS_FLUSH_SECONDS", default=1.0, positive=True, unit="seconds"
 )
 # Bearer token of the monitors that PUT statuses (/api/v1/models/<slug>/status). Unset: that
 # endpoint answers 503 (writes disabled).
@@ -198,6 +238,35 @@ SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_SECURE = environment.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = environment.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 X_FRAME_OPTIONS = "DENY"
+
+# Content-Security-Policy (django-csp: Django 5.2 has none of its own). The admin and the API
+# need nothing from another origin and no inline script.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    },
+}
+
+# Admin login throttling (django-axes): after AXES_FAILURE_LIMIT failures for one user name from
+# one address, that pair is locked out for AXES_COOLOFF_HOURS. Unlock early with
+# `manage.py axes_reset_username <name>` (or axes_reset_ip, axes_reset).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = environment.int("AXES_FAILURE_LIMIT", default=5, minimum=1)
+AXES_COOLOFF_TIME = environment.float(
+    "AXES_COOLOFF_HOURS", default=1.0, positive=True, unit="hours"
+)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
 
 # --- Auth, i18n, static files -----------------------------------------------------------------
 

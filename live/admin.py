@@ -3,15 +3,25 @@ mismatches, and the catalog's admins registered again so that every edit goes th
 service (the primary store, then the secondary when dual-write is on)."""
 
 from django import forms
-from django.contrib import admin
+from django.conf import settings
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ActionForm
 
 from catalog import admin as catalog_admin
 from catalog.models import Model, ModelStatus, Provider
 from catalog.serializers import MODEL_COLUMNS, PROVIDER_COLUMNS, STATUS_COLUMNS
-from live import writes
+from live import dead_letters, writes
 from migrator import mapping
 from migrator.admin import ReadOnlyAdmin, json_display
-from migrator.models import AuditEntry, BackendState, PendingWrite, ShadowMismatch, StoreWriteStats
+from migrator.errors import MigratorError
+from migrator.models import (
+    AuditEntry,
+    BackendState,
+    DeadLetter,
+    PendingWrite,
+    ShadowMismatch,
+    StoreWriteStats,
+)
 
 
 class CatalogForm(forms.ModelForm):
@@ -132,15 +142,35 @@ class BackendStateAdmin(ReadOnlyAdmin):
 
     list_display = (
         "active",
-        "previous",
+        "override",
+        "maintenance",
         "dual_write",
         "canary_enabled",
         "canary_percent",
         "shadow_enabled",
         "auto_rollback",
+        "guard_thresholds",
         "version",
         "updated_at",
     )
+    readonly_fields = (*list_display, "previous", "canary_header", "canary_value")
+    exclude = ("thresholds", "override_seen")
+
+    @admin.display(description="DATA_BACKEND_OVERRIDE")
+    def override(self, state):
+        value = settings.DATA_BACKEND_OVERRIDE
+        return f"{value} (wins over this row)" if value else "-"
+
+    @admin.display(description="auto-rollback thresholds")
+    def guard_thresholds(self, state):
+        from live.runtime import State
+
+        t = State.from_row(state).thresholds
+        return (
+            f"error rate > {t['error_rate'] * 100:g}%, p95 > {t['p95_seconds'] * 1000:g} ms, "
+            f"mismatches > {t['mismatches']}, min {t['min_requests']} reads, "
+            f"{t['window_seconds']:g} s"
+        )
 
 
 @admin.register(AuditEntry)
@@ -190,3 +220,65 @@ class PendingWriteAdmin(ReadOnlyAdmin):
 class ShadowMismatchAdmin(ReadOnlyAdmin):
     list_display = ("at", "path", "serving")
     readonly_fields = ("at", "path", "serving", "difference")
+
+
+class DeadLetterActionForm(ActionForm):
+    reason = forms.CharField(required=False, label="reason (to discard)", max_length=500)
+
+
+@admin.register(DeadLetter)
+class DeadLetterAdmin(ReadOnlyAdmin):
+    """Writes a store refused again and again: retry them, or discard them with a reason."""
+
+    list_display = ("dead_at", "store", "attempts", "error", "resolution", "resolved_by")
+    list_filter = ("store", "resolution")
+    readonly_fields = (
+        "store",
+        "error",
+        "attempts",
+        "queued_at",
+        "dead_at",
+        "resolution",
+        "resolved_at",
+        "resolved_by",
+        "resolution_reason",
+        "operation_json",
+    )
+    exclude = ("operation",)
+    operation_json = json_display("operation")
+    action_form = DeadLetterActionForm
+    actions = ("retry", "discard")
+
+    def has_resolve_permission(self, request):
+        """Retry and discard: whoever may change dead letters (superusers)."""
+        return request.user.has_perm("migrator.change_deadletter")
+
+    @admin.action(description="Retry the selected writes now", permissions=["resolve"])
+    def retry(self, request, queryset):
+        actor = f"admin:{request.user.get_username()}"
+        applied = failed = 0
+        for letter in queryset.filter(resolution=""):
+            if dead_letters.dead_letter_retry(letter=letter, actor=actor):
+                applied += 1
+            else:
+                failed += 1
+        self.message_user(request, f"{applied} applied, {failed} still refused")
+
+    @admin.action(
+        description="Discard the selected writes (give a reason)", permissions=["resolve"]
+    )
+    def discard(self, request, queryset):
+        reason = request.POST.get("reason", "").strip()
+        if not reason:
+            self.message_user(request, "give a reason to discard", level=messages.ERROR)
+            return
+        actor = f"admin:{request.user.get_username()}"
+        count = 0
+        for letter in queryset.filter(resolution=""):
+            try:
+                dead_letters.dead_letter_discard(letter=letter, actor=actor, reason=reason)
+            except MigratorError as exc:
+                self.message_user(request, str(exc), level=messages.ERROR)
+                return
+            count += 1
+        self.message_user(request, f"{count} discarded")

@@ -62,24 +62,34 @@ def is_empty() -> bool:
     return not journal.exists() or journal.stat().st_size == 0
 
 
-def replay(apply: Callable[[dict], None]) -> tuple[int, int, str]:
+def replay(
+    apply: Callable[[dict], None],
+    *,
+    set_aside: Callable[[dict, BaseException], bool] | None = None,
+) -> tuple[int, int, str]:
     """Apply the entries in order until one fails; keep it and the rest. ``(applied, left,
-    last error)``. The file is rewritten atomically, so a crash mid-replay loses nothing (an
-    entry applied twice is harmless: every write is an idempotent upsert or delete)."""
+    last error)``. ``set_aside(entry, error)`` may take a failed entry off the journal (True:
+    e.g. it became a dead letter) so that the entries after it go on. The file is rewritten
+    atomically, so a crash mid-replay loses nothing (an entry applied twice is harmless: every
+    write is an idempotent upsert or delete)."""
     if is_empty():
         return 0, 0, ""
     with _locked("r") as handle:
         pending = [json.loads(line) for line in handle if line.strip()]
-        applied, error = 0, ""
-        for entry in pending:
+        applied, removed, error = 0, 0, ""
+        left = []
+        for position, entry in enumerate(pending):
             try:
                 apply(entry)
-            except Exception as exc:  # the store is still failing: keep the rest for later
-                error = first_line(exc)
+            except Exception as exc:
+                if set_aside is not None and set_aside(entry, exc):
+                    removed += 1
+                    continue
+                error = first_line(exc)  # the store is still failing: keep the rest for later
+                left = pending[position:]
                 break
             applied += 1
-        left = pending[applied:]
-        if applied:
+        if applied or removed:
             temporary = path().with_suffix(".tmp")
             with open(temporary, "w") as out:
                 out.writelines(

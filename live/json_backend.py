@@ -119,11 +119,13 @@ class JsonBackend(CatalogBackend):
                 signature = _signature(files)
                 if self._snapshot is None or self._snapshot.signature != signature:
                     self._snapshot = Snapshot.read(files, signature)
-            except (SourceError, OSError) as exc:
-                raise BackendUnavailable(f"json: {exc}") from exc
-            except Exception as exc:  # an export no rule foresaw: fall back, never a 500
-                logger.exception("event=json_backend_unreadable")
-                raise BackendUnavailable(f"json: the export cannot be read ({exc!r})") from exc
+            except Exception as exc:  # any failure of the export is the store's
+                # (SourceError, OSError, a value no rule foresaw): fall back, never a 500.
+                logger.warning("event=json_backend_unreadable error=%r", str(exc)[:300])
+                timeout = isinstance(exc, TimeoutError) or "timed out" in str(exc)
+                raise BackendUnavailable(
+                    f"json: {exc}", category="timeout" if timeout else "json unavailable"
+                ) from exc
             self._checked_at = now
             return self._snapshot
 

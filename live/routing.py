@@ -14,7 +14,14 @@ from live.runtime import State
 from migrator.models import Backend
 
 CLIENT_COOKIE = "catalog_client"
-COOKIE_AGE = 365 * 24 * 3600
+# Long enough to keep a client in its bucket through a canary phase, short enough to go away
+# soon after: it is set only while a canary with a percentage is on.
+COOKIE_AGE = 24 * 3600
+
+
+def cookie_wanted(state: State) -> bool:
+    """Whether responses should carry the client cookie: only a percentage canary needs it."""
+    return state.canary_enabled and state.canary_percent > 0 and state.active != Backend.DATABASE
 
 
 def bucket(key: str) -> float:

@@ -1,22 +1,19 @@
-"""Serving one read: route it, fall back when the chosen store fails, shadow it, guard it.
+"""Serving one read: route it, fall back when the chosen store fails, shadow it.
 
 The read API's views call :func:`serve` with a function that asks a backend; everything about
-which store answers lives here.
+which store answers lives here. What happened is left on the request (``request.live_read``)
+for live.middleware, which times the whole response and counts it (live.counters).
 """
 
 from __future__ import annotations
 
-import time
-
 from django.http import JsonResponse
 from django.utils import timezone
 
-from catalog.backends import BackendUnavailable, get_backend
+from catalog.backends import BackendUnavailable, QueryRejected, get_backend
 from catalog.serializers import format_timestamp
 from live import routing, runtime, shadow
 from live.fallback import incidents
-from live.guard import guard
-from migrator.models import Backend
 
 
 def error_response(status: int, error: str, detail=None) -> JsonResponse:
@@ -31,26 +28,30 @@ def serve(request, read) -> JsonResponse:
     state = runtime.current_state()
     chosen, cookie = routing.route(request, state)
     served_by, fallback_reason = chosen, None
-    started = time.perf_counter()
+    outcome = request.live_read = {"store": chosen, "error": False, "fallback": None}
     try:
         body = read(get_backend(chosen))
         incidents.succeeded(chosen)
+    except QueryRejected as exc:
+        outcome["store"] = None  # the client's mistake: no store failed, nothing to count
+        return error_response(400, "invalid query", str(exc))
     except BackendUnavailable as exc:
-        incidents.failed(chosen, str(exc))
+        incidents.failed(chosen, str(exc))  # the details go to the log, once per incident
+        outcome["error"] = True
         served_by = runtime.other_backend(chosen)
-        fallback_reason = f"{chosen} unavailable: {exc}"
+        fallback_reason = exc.category
+        outcome["fallback"] = f"{chosen}->{served_by}:{exc.category}"
         try:
             body = read(get_backend(served_by))
         except BackendUnavailable as other_exc:
+            incidents.failed(served_by, str(other_exc))
             response = error_response(
                 503,
                 "no data store can answer",
-                {chosen: str(exc), served_by: str(other_exc)},
+                {chosen: exc.category, served_by: other_exc.category},
             )
             response["Retry-After"] = "5"
             return response
-    if chosen == Backend.DATABASE:
-        guard.read(time.perf_counter() - started, failed=fallback_reason is not None)
     if isinstance(body, JsonResponse):
         response = body
     else:
@@ -66,7 +67,7 @@ def serve(request, read) -> JsonResponse:
                 request.get_full_path(), read, served_by, runtime.other_backend(served_by), body
             )
     response["X-Data-Source"] = served_by
-    if cookie:
+    if cookie and routing.cookie_wanted(state):
         response.set_cookie(
             routing.CLIENT_COOKIE,
             cookie,

@@ -2,7 +2,8 @@
 
 Scientist-style: the serving store's answer is returned at once; the other store is asked in a
 background thread, so its latency never reaches the client. Mismatches are counted, with a
-capped list of examples, and fed to the automatic-rollback guard.
+capped list of examples, and counted in the shared counters that the automatic-rollback
+guard reads.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from catalog.backends import BackendUnavailable, get_backend
-from live.guard import guard
-from migrator.models import ShadowMismatch, ShadowStats
+from live import counters
+from migrator.models import Backend, ShadowMismatch, ShadowStats
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +63,8 @@ def _compare(path, read, serving, other, body):
         mismatch = _comparable(ours) != _comparable(theirs)
         _record(path, serving, other, mismatch, ours, theirs)
         if mismatch:
-            guard.mismatch()
+            # Counted against the database, the store on trial, for the whole service's guard.
+            counters.record_mismatch(Backend.DATABASE)
     except Exception:  # a shadow read must never hurt the service
         logger.exception("event=shadow_failed path=%s", path)
     finally:

@@ -7,6 +7,11 @@ delete by natural key, so applying one twice is harmless.
 
 The database row keeps the record's fingerprint, and the JSON store writes that same record: a
 written row and the export stay equal for validate_migration's fast path.
+
+The JSON store never writes into the shipped sample (``data/sample``, read-only input): it
+refuses until JSON_EXPORT_DIR names a writable copy (``make run`` makes one in var/export).
+Rewrites keep each file's mode; the lock file is opened inside the directory without following
+a symbolic link; an export file that is a symbolic link is not written through (refused).
 """
 
 from __future__ import annotations
@@ -15,11 +20,12 @@ import contextlib
 import fcntl
 import json
 import os
+import stat
 import tempfile
 from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
+from django.db import InterfaceError, InternalError, OperationalError, ProgrammingError, transaction
 from django.utils import timezone
 
 from catalog.models import Model, ModelStatus, Provider
@@ -34,6 +40,25 @@ class WriteRefused(MigratorError):
 
 class UnknownModel(WriteRefused):
     """A status for a model the store does not hold."""
+
+
+class StoreNotWritable(MigratorError):
+    """The store cannot be written here as configured (the shipped sample, a URL, a link)."""
+
+
+def store_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` is the store failing (down, unreadable, not writable: try again later)
+    rather than it refusing this write's values."""
+    return isinstance(
+        exc,
+        OperationalError
+        | InterfaceError
+        | ProgrammingError
+        | InternalError
+        | OSError
+        | json.JSONDecodeError
+        | StoreNotWritable,
+    )
 
 
 def _validated(mapper, record):
@@ -106,14 +131,40 @@ class JsonStore:
     def __init__(self, directory: Path | None = None):
         self.directory = Path(directory or settings.JSON_EXPORT_DIR)
 
+    def _check_writable(self) -> None:
+        if settings.JSON_EXPORT_URL:
+            raise StoreNotWritable("the JSON store is read from a URL (JSON_EXPORT_URL): read-only")
+        sample = Path(settings.SAMPLE_EXPORT_DIR).resolve()
+        directory = self.directory.resolve()
+        if directory == sample or sample in directory.parents:
+            raise StoreNotWritable(
+                "the JSON store is the shipped sample (data/sample), which is read-only input: "
+                "set JSON_EXPORT_DIR to a writable copy of the export (make run uses var/export)"
+            )
+
     @contextlib.contextmanager
     def _locked(self):
-        with open(self.directory / ".export.lock", "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        # Inside the directory, never through a symbolic link (it could point anywhere).
+        directory = os.open(self.directory, os.O_RDONLY | os.O_DIRECTORY)
+        try:
             try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+                lock = os.open(
+                    ".export.lock",
+                    os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC,
+                    0o600,
+                    dir_fd=directory,
+                )
+            except OSError as exc:
+                if os.path.islink(self.directory / ".export.lock"):
+                    raise StoreNotWritable("the export's .export.lock is a symbolic link") from exc
+                raise
+        finally:
+            os.close(directory)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(lock)  # closing releases the lock
 
     def _read(self, name: str, empty):
         path = self.directory / name
@@ -123,14 +174,27 @@ class JsonStore:
             return json.load(handle)
 
     def _write(self, name: str, document) -> None:
+        target = self.directory / name
+        try:
+            current = os.lstat(target)
+        except FileNotFoundError:
+            mode = 0o644
+        else:
+            if stat.S_ISLNK(current.st_mode):
+                raise StoreNotWritable(
+                    f"{name} is a symbolic link: the JSON store does not write through links "
+                    "(point JSON_EXPORT_DIR at a directory of real files)"
+                )
+            mode = stat.S_IMODE(current.st_mode)
         fd, temporary = tempfile.mkstemp(prefix=f".{name}.", dir=self.directory)
         try:
+            os.fchmod(fd, mode)  # mkstemp makes it 0600: keep the file's own mode
             with os.fdopen(fd, "w") as out:
                 json.dump(document, out, indent=2, ensure_ascii=False)
                 out.write("\n")
                 out.flush()
                 os.fsync(out.fileno())
-            os.replace(temporary, self.directory / name)
+            os.replace(temporary, target)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(temporary)
@@ -142,8 +206,7 @@ class JsonStore:
             os.close(directory)
 
     def apply(self, operation: dict) -> None:
-        if settings.JSON_EXPORT_URL:
-            raise WriteRefused("the JSON store is read from a URL (JSON_EXPORT_URL): read-only")
+        self._check_writable()
         with self._locked():
             getattr(self, f"_{operation['kind']}")(operation)
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.utils import timezone
 
-from live import runtime, writes
+from catalog.models import Model
+from live import counters, runtime, writes
 from migrator import source
 from migrator.errors import MigratorError, SourceError
 from migrator.models import AuditEntry, Backend, ShadowMismatch, ShadowStats, ValidationRun
@@ -54,7 +55,23 @@ def readiness() -> list[str]:
             + ", ".join(f"{n} for {name}" for name, n in pending.items())
             + "): run switch_backend replay"
         )
+    dead = writes.dead_letter_counts()
+    if dead:
+        problems.append(
+            "dead letters are unresolved ("
+            + ", ".join(f"{n} for {name}" for name, n in dead.items())
+            + "): retry or discard them in the admin (Dead letters)"
+        )
     return problems
+
+
+def canary_warnings() -> list[str]:
+    """What makes a canary on the database risky now (it is allowed all the same)."""
+    warnings = []
+    if not Model.objects.exists():
+        warnings.append("the database holds no models: run backfill_json first")
+    warnings += [p for p in readiness() if p not in warnings]
+    return warnings
 
 
 def switch(
@@ -73,14 +90,67 @@ def switch(
     )
 
 
-def rollback(*, reason: str, actor: str) -> runtime.State:
-    """Back to the previous store at once: no checks, canary off."""
-    state = runtime.current_state()
-    target = state.previous or state.other
-    if state.active == target and not state.canary_enabled:
-        target = state.other
+def rollback(
+    *, reason: str, actor: str, expect_version: int | None = None, **changes
+) -> runtime.State | None:
+    """Every read back to JSON, the rollback target, at once: no checks, canary off.
+
+    Idempotent: when reads already come from JSON with no canary, nothing changes and None is
+    returned (so too, with ``expect_version``, when the state moved meanwhile).
+    """
+    state = runtime.stored_state()
+    if state.active == Backend.JSON and not state.canary_enabled:
+        return None
     return runtime.state_change(
-        action="rollback", reason=reason, actor=actor, active=target, canary_enabled=False
+        action=changes.pop("action", "rollback"),
+        reason=reason,
+        actor=actor,
+        expect_version=expect_version,
+        active=Backend.JSON,
+        canary_enabled=False,
+        **changes,
+    )
+
+
+def auto_rollback(
+    *,
+    reason: str,
+    actor: str,
+    enabled: bool | None = None,
+    error_rate: float | None = None,
+    p95_ms: float | None = None,
+    min_requests: int | None = None,
+    window: float | None = None,
+) -> runtime.State:
+    """Turn the guard on or off and set its thresholds (error rate in percent, p95 in ms)."""
+    thresholds = dict(runtime.stored_state().thresholds)
+    limits = (
+        ("error_rate", error_rate, 0, 100, "--error-rate must be a percentage, 0-100", 0.01),
+        ("p95_seconds", p95_ms, 1, 600_000, "--p95-ms must be 1-600000 (milliseconds)", 0.001),
+        ("min_requests", min_requests, 1, 10**9, "--min-requests must be at least 1", 1),
+        ("window_seconds", window, 10, 86_400, "--window must be 10-86400 seconds", 1),
+    )
+    for name, value, low, high, message, scale in limits:
+        if value is None:
+            continue
+        if not low <= value <= high:
+            raise MigratorError(message)
+        thresholds[name] = int(value) if scale == 1 else value * scale
+    changes: dict = {"thresholds": thresholds}
+    if enabled is not None:
+        changes["auto_rollback"] = enabled
+    return runtime.state_change(
+        action="auto-rollback settings", reason=reason, actor=actor, **changes
+    )
+
+
+def maintenance(*, enabled: bool, reason: str, actor: str) -> runtime.State:
+    """Every write answers 503 while on (reads go on): around schema changes that need it."""
+    return runtime.state_change(
+        action=f"maintenance {'on' if enabled else 'off'}",
+        reason=reason,
+        actor=actor,
+        maintenance=enabled,
     )
 
 
@@ -143,14 +213,62 @@ def shadow(
     )
 
 
+def state_document(state: runtime.State) -> dict:
+    """The state in the API's key style (camelCase), as status and the admin show it."""
+    t = state.thresholds
+    return {
+        "active": state.active,
+        "override": state.override or None,
+        "overrideInServingWorkers": state.override_seen or None,
+        "previous": state.previous or None,
+        "dualWrite": state.dual_write,
+        "canaryEnabled": state.canary_enabled,
+        "canaryHeader": state.canary_header,
+        "canaryValue": state.canary_value,
+        "canaryPercent": state.canary_percent,
+        "shadowEnabled": state.shadow_enabled,
+        "shadowSample": state.shadow_sample,
+        "autoRollback": state.auto_rollback,
+        "thresholds": {
+            "errorRatePercent": round(t["error_rate"] * 100, 6),
+            "p95Ms": round(t["p95_seconds"] * 1000, 3),
+            "minRequests": t["min_requests"],
+            "windowSeconds": t["window_seconds"],
+            "mismatches": t["mismatches"],
+        },
+        "maintenance": state.maintenance,
+        "version": state.version,
+        "source": state.source,
+    }
+
+
+def guard_document(state: runtime.State) -> dict:
+    """The database's reads over the guard's window, across every worker."""
+    seconds = state.thresholds["window_seconds"]
+    window = counters.window(Backend.DATABASE, seconds)
+    return {
+        "windowSeconds": seconds,
+        "requests": window.requests,
+        "errors": window.errors,
+        "errorRatePercent": None
+        if window.error_rate is None
+        else round(window.error_rate * 100, 2),
+        "p95Ms": None if window.p95_seconds is None else window.p95_seconds * 1000,
+        "mismatches": window.mismatches,
+    }
+
+
 def status() -> dict:
-    """Everything an operator needs before and after a change, as one document."""
+    """Everything an operator needs before and after a change, as one document (camelCase)."""
+    counters.flush()
     state = runtime.current_state()
     run, covers, why = latest_validation()
     shadow_stats = ShadowStats.objects.filter(pk=1).first()
     return {
-        "state": state.as_dict(),
+        "state": state_document(state),
         "queue": writes.queue_status(),
+        "deadLetters": writes.dead_letter_counts(),
+        "guard": guard_document(state),
         "latestValidation": None
         if run is None
         else {

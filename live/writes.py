@@ -5,6 +5,11 @@ secondary. The secondary's copy is never lost and never holds the response up: i
 in a durable queue that does not depend on that store (the journal file for the database, the
 PendingWrite table for the JSON store), and a background drainer applies the queue in order. A
 store that is down keeps its queue until it is back; ``switch_backend replay`` drains on demand.
+
+Every write is validated once, before any store is touched, by the loader's own value rules
+(migrator.mapping, database limits included): a write valid for one store is valid for both.
+A queued write that its store still refuses after WRITE_MAX_ATTEMPTS tries is set aside as a
+dead letter (live.dead_letters), so that the writes after it flow on.
 """
 
 from __future__ import annotations
@@ -15,12 +20,13 @@ import threading
 import uuid
 
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, DataError, IntegrityError, connection, transaction
 from django.db.models import F, Min
 from django.utils import timezone
 
-from live import journal, runtime
-from live.stores import WriteRefused, store
+from live import dead_letters, journal, maintenance, runtime
+from live.stores import StoreNotWritable, WriteRefused, store, store_unavailable
+from migrator import mapping
 from migrator.errors import MigratorError, first_line
 from migrator.models import Backend, PendingWrite, StoreWriteStats
 
@@ -28,7 +34,22 @@ logger = logging.getLogger(__name__)
 
 
 class PrimaryUnavailable(MigratorError):
-    """The store reads use could not take the write: nothing was written."""
+    """The store reads use could not take the write: nothing was written.
+
+    The message (for the log) may name hosts and paths; ``category`` is what clients see.
+    """
+
+    def __init__(self, message: str, *, category: str):
+        super().__init__(message)
+        self.category = category
+
+
+class QueuedWriteRefused(MigratorError):
+    """A queued write its store refused WRITE_MAX_ATTEMPTS times in a row."""
+
+    def __init__(self, error: BaseException, attempts: int):
+        super().__init__(first_line(error))
+        self.attempts = attempts
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,7 +63,14 @@ def _operation(kind: str, **fields) -> dict:
 
 
 def status_write(*, model_slug: str, record: dict, actor: str = "") -> WriteResult:
-    """A monitor's status for one model and region."""
+    """A monitor's status for one model and region.
+
+    Raises mapping.RecordError naming the field (before any store is touched) when the record
+    breaks a rule of either store; a status write must say which ``status`` it is.
+    """
+    if isinstance(record, dict) and record.get("status") is None:
+        raise mapping.RecordError("status is required", "status")
+    mapping.map_status(record)
     return write(_operation("status", model=model_slug, record=record, actor=actor))
 
 
@@ -73,6 +101,7 @@ def admin_write(operation_kind: str, *, actor: str, **fields) -> WriteResult:
 
 def write(operation: dict, *, primary: str | None = None) -> WriteResult:
     """Apply ``operation`` to the primary store, queue it for the secondary (dual-write)."""
+    maintenance.check_writable()
     state = runtime.current_state()
     primary = primary or state.active
     secondary = runtime.other_backend(primary) if state.dual_write else None
@@ -83,9 +112,18 @@ def write(operation: dict, *, primary: str | None = None) -> WriteResult:
         store(primary).apply(operation)
     except WriteRefused:
         raise
+    except (DataError, IntegrityError) as exc:
+        # Validation should have caught it: the values' fault, not a failing store.
+        raise WriteRefused(f"the {primary} store refused the values: {first_line(exc)}") from exc
     except Exception as exc:
         stats.count(primary, succeeded=False, error=str(exc))
-        raise PrimaryUnavailable(f"{primary} store: {first_line(exc)}") from exc
+        logger.warning("event=primary_write_failed store=%s error=%r", primary, first_line(exc))
+        category = (
+            f"the {primary} store is read-only here"
+            if isinstance(exc, StoreNotWritable)
+            else f"{primary} unavailable"
+        )
+        raise PrimaryUnavailable(f"{primary} store: {first_line(exc)}", category=category) from exc
     stats.count(primary, succeeded=True)
     if secondary is not None:
         enqueue(secondary, operation)
@@ -117,31 +155,56 @@ def drain(store_name: str | None = None) -> dict[str, tuple[int, int, str]]:
     results = {}
     for name in [store_name] if store_name else [Backend.DATABASE, Backend.JSON]:
         if name == Backend.DATABASE:
-            results[name] = journal.replay(lambda op: _apply_queued(Backend.DATABASE, op))
+            results[name] = journal.replay(
+                lambda op: _apply_queued(Backend.DATABASE, op),
+                set_aside=lambda op, exc: _set_aside(Backend.DATABASE, op, exc),
+            )
         else:
             results[name] = _drain_table(name)
     return results
 
 
 def _apply_queued(store_name: str, operation: dict) -> None:
-    try:
-        store(store_name).apply(operation)
-    except WriteRefused as exc:
-        # It can never apply (e.g. its model was deleted since): recorded, not retried forever.
-        logger.error(
-            "event=queued_write_refused store=%s id=%s reason=%r",
-            store_name,
-            operation.get("id"),
-            str(exc),
-        )
-        stats.count(store_name, succeeded=False, error=f"refused: {exc}")
+    """Apply one queued write; a refusal is tried WRITE_MAX_ATTEMPTS times, then raised as
+    QueuedWriteRefused. A failing store (down, unreadable, not writable) raises as it is."""
+    attempts = 0
+    while True:
+        attempts += 1
+        try:
+            store(store_name).apply(operation)
+        except Exception as exc:
+            stats.count(store_name, succeeded=False, error=str(exc))
+            if store_unavailable(exc):
+                if store_name == Backend.DATABASE:
+                    connection.close()  # a broken connection must not be reused next time
+                raise
+            logger.warning(
+                "event=queued_write_refused store=%s id=%s attempt=%s error=%r",
+                store_name,
+                operation.get("id"),
+                attempts,
+                first_line(exc),
+            )
+            if attempts >= settings.WRITE_MAX_ATTEMPTS:
+                raise QueuedWriteRefused(exc, attempts) from exc
+            continue
+        stats.count(store_name, succeeded=True)
         return
-    except Exception as exc:
-        stats.count(store_name, succeeded=False, error=str(exc))
-        if store_name == Backend.DATABASE:
-            connection.close()  # a broken connection must not be reused on the next try
-        raise
-    stats.count(store_name, succeeded=True)
+
+
+def _set_aside(store_name: str, operation: dict, exc: BaseException) -> bool:
+    """Move a refused queued write to the dead letters; False keeps it queued (not a refusal,
+    or the dead letter could not be written)."""
+    if not isinstance(exc, QueuedWriteRefused):
+        return False
+    try:
+        dead_letters.dead_letter_create(
+            store=store_name, operation=operation, error=str(exc), attempts=exc.attempts
+        )
+    except DatabaseError as error:
+        logger.error("event=dead_letter_unwritten store=%s error=%r", store_name, str(error))
+        return False
+    return True
 
 
 def _drain_table(store_name: str) -> tuple[int, int, str]:
@@ -159,6 +222,16 @@ def _drain_table(store_name: str) -> tuple[int, int, str]:
                     break
                 try:
                     _apply_queued(store_name, pending.operation)
+                except QueuedWriteRefused as exc:
+                    dead_letters.dead_letter_create(
+                        store=store_name,
+                        operation=pending.operation,
+                        error=str(exc),
+                        attempts=pending.attempts + exc.attempts,
+                        queued_at=pending.created_at,
+                    )
+                    pending.delete()
+                    continue
                 except Exception as exc:
                     error = first_line(exc)
                     PendingWrite.objects.filter(pk=pending.pk).update(
@@ -173,6 +246,11 @@ def _drain_table(store_name: str) -> tuple[int, int, str]:
     except DatabaseError as exc:
         return applied, -1, first_line(exc)
     return applied, left, error
+
+
+def dead_letter_counts() -> dict[str, int]:
+    """Unresolved dead letters per store (only stores that have some)."""
+    return dead_letters.unresolved_counts()
 
 
 def queue_status() -> dict:

@@ -153,6 +153,10 @@ class BackendState(models.Model):
     shadow_sample = models.FloatField(default=0.0, help_text="Percent of reads compared.")
     auto_rollback = models.BooleanField(default=False)
     thresholds = models.JSONField(default=dict, blank=True)
+    # Every write (API, admin, services) answers 503 while on; reads go on.
+    maintenance = models.BooleanField(default=False)
+    # The DATA_BACKEND_OVERRIDE value the workers last saw ("" none): audited once per change.
+    override_seen = models.CharField(max_length=16, blank=True, default="")
     version = models.PositiveBigIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -187,6 +191,66 @@ class AuditEntry(models.Model):
 
     def __str__(self):
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor} {self.action}"
+
+
+class DeadLetter(models.Model):
+    """A queued write that its store refused again and again: set aside so that later writes
+    flow past it, kept with the error until an operator retries or discards it (audited)."""
+
+    class Resolution(models.TextChoices):
+        RETRIED = "retried", "retried and applied"
+        DISCARDED = "discarded"
+
+    store = models.CharField(
+        max_length=16, choices=Backend.choices, help_text="Where it was going."
+    )
+    operation = models.JSONField(help_text="The write, in the export's terms.")
+    error = models.TextField(help_text="What the store said the last time.")
+    attempts = models.PositiveIntegerField(default=0)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    dead_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    resolution = models.CharField(max_length=16, choices=Resolution.choices, blank=True, default="")
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.CharField(max_length=150, blank=True, default="")
+    resolution_reason = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["-dead_at", "-id"]
+        indexes = [models.Index(fields=["resolution"], name="migrator_deadletter_resolution")]
+
+    def __str__(self):
+        return f"dead letter for {self.store} from {self.dead_at:%Y-%m-%d %H:%M:%S}"
+
+
+class TrafficBucket(models.Model):
+    """One worker's counts of the reads one store served in one minute (live.counters).
+
+    Each worker owns its rows and writes its running totals (an upsert), so that readers sum
+    the rows of every worker and every instance for the whole service's traffic.
+    """
+
+    minute = models.DateTimeField(help_text="Start of the minute (UTC).")
+    worker = models.CharField(max_length=64, help_text="host:pid:start token")
+    store = models.CharField(max_length=16)
+    endpoint = models.CharField(max_length=64)
+    requests = models.PositiveBigIntegerField(default=0)
+    errors = models.PositiveBigIntegerField(default=0, help_text="The store failed.")
+    seconds = models.FloatField(default=0.0, help_text="Sum of whole-response times.")
+    latency = models.JSONField(default=list, help_text="Histogram counts (live.counters.BOUNDS).")
+    statuses = models.JSONField(default=dict, help_text="Responses by HTTP status.")
+    fallbacks = models.JSONField(default=dict, help_text="'from->to:category': count")
+    mismatches = models.PositiveBigIntegerField(default=0, help_text="Shadow mismatches.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["minute", "worker", "store", "endpoint"], name="migrator_traffic_key"
+            ),
+        ]
+        indexes = [models.Index(fields=["minute", "store"], name="migrator_traffic_minute")]
+
+    def __str__(self):
+        return f"{self.store} {self.endpoint} {self.minute:%H:%M} ({self.worker})"
 
 
 class PendingWrite(models.Model):

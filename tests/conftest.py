@@ -151,11 +151,14 @@ def manage(*args, database_url: str, timeout: float = 300, **popen):
 @pytest.fixture(autouse=True)
 def _fresh_backend_state():
     """Each test starts from the environment's backend state, not another test's cache."""
-    from live import runtime
+    from live import counters, runtime
 
     runtime.forget_state()
+    counters.counters.reset()  # another test's traffic must not be written into this one's
+    runtime.serving = False  # set again by the middleware of a test that serves requests
     yield
     runtime.forget_state()
+    counters.counters.reset()
 
 
 @pytest.fixture

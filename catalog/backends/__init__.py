@@ -5,9 +5,22 @@ from functools import cache
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from catalog.backends.base import BackendUnavailable, CatalogBackend, ModelPage, ModelQuery
+from catalog.backends.base import (
+    BackendUnavailable,
+    CatalogBackend,
+    ModelPage,
+    ModelQuery,
+    QueryRejected,
+)
 
-__all__ = ["BackendUnavailable", "CatalogBackend", "ModelPage", "ModelQuery", "get_backend"]
+__all__ = [
+    "BackendUnavailable",
+    "CatalogBackend",
+    "ModelPage",
+    "ModelQuery",
+    "QueryRejected",
+    "get_backend",
+]
 
 
 @cache
@@ -16,5 +29,7 @@ def get_backend(name: str) -> CatalogBackend:
     try:
         path = settings.DATA_BACKENDS[name]
     except KeyError:
-        raise BackendUnavailable(f"no data backend named {name!r}") from None
+        raise BackendUnavailable(
+            f"no data backend named {name!r}", category=f"{name} unavailable"
+        ) from None
     return import_string(path)()

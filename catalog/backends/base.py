@@ -23,7 +23,19 @@ STATUS_VALUES = tuple(Status.values)
 
 
 class BackendUnavailable(Exception):
-    """The store cannot answer now (database down, export unreadable)."""
+    """The store cannot answer now (database down, export unreadable).
+
+    The message is for the log and for authenticated views; ``category`` ("database
+    unavailable", "json unavailable", "timeout") is all that public answers say.
+    """
+
+    def __init__(self, message: str, *, category: str):
+        super().__init__(message)
+        self.category = category
+
+
+class QueryRejected(ValueError):
+    """The store refused the values of a query: the client's mistake, not a store failure."""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import functools
 
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, DataError, IntegrityError, connection, transaction
 
 from catalog import selectors
-from catalog.backends.base import BackendUnavailable, CatalogBackend, ModelPage, ModelQuery
+from catalog.backends.base import (
+    BackendUnavailable,
+    CatalogBackend,
+    ModelPage,
+    ModelQuery,
+    QueryRejected,
+)
 from catalog.errors import first_line
+
+_TIMEOUT_WORDS = ("timeout", "timed out", "statement_timeout", "canceling statement")
 
 
 def _translated(method):
@@ -20,10 +28,18 @@ def _translated(method):
                 with transaction.atomic():
                     return method(*args, **kwargs)
             return method(*args, **kwargs)
+        except (DataError, IntegrityError) as exc:
+            # A value the database cannot take (the parameter checks should have said so):
+            # the query's fault, not the store's, so it neither falls back nor counts.
+            raise QueryRejected(first_line(exc)) from exc
         except DatabaseError as exc:
-            # The driver's message names the failure ("connection refused", "no such table"),
-            # never the credentials.
-            raise BackendUnavailable(f"database: {first_line(exc)}") from exc
+            # Connection, timeout, missing table, operational errors: the store's failure.
+            # The message (for the log) names host and database; the category is public.
+            message = first_line(exc)
+            timeout = any(word in message.lower() for word in _TIMEOUT_WORDS)
+            raise BackendUnavailable(
+                f"database: {message}", category="timeout" if timeout else "database unavailable"
+            ) from exc
 
     return wrapper
 

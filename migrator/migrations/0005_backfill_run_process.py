@@ -10,7 +10,7 @@ import migrator.processes
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("migrator", "0003_runtime_state"),
+        ("migrator", "0004_live_guard_dead_letters_maintenance"),
     ]
 
     operations = [

@@ -6,6 +6,8 @@ import json
 import os
 import threading
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -46,16 +48,30 @@ class Catalog:
             env={"JSON_EXPORT_DIR": str(self.export), "WRITE_JOURNAL_DIR": str(self.journal)},
         )
 
-    def server(self, log_path: Path) -> Server:
+    def server(self, log_path: Path, **env) -> Server:
         return Server(
             {
                 "DATABASE_URL": self.app_url,
                 "JSON_EXPORT_DIR": str(self.export),
                 "WRITE_JOURNAL_DIR": str(self.journal),
                 "CONN_MAX_AGE": "0" if not IS_POSTGRES else "60",
-            },
+            }
+            | env,
             log=open(log_path, "w"),  # closed with the process
         )
+
+    def sql(self, statement: str):
+        """Run one statement on the catalog's database, from outside the server."""
+        if IS_POSTGRES:
+            import psycopg
+
+            with psycopg.connect(self.direct_url, autocommit=True) as conn:
+                cursor = conn.execute(statement)
+                return cursor.fetchall() if cursor.description else None
+        import sqlite3
+
+        with sqlite3.connect(self.direct_url.removeprefix("sqlite:///"), timeout=10) as conn:
+            return conn.execute(statement).fetchall()
 
     def cut(self):
         if IS_POSTGRES:
@@ -220,3 +236,161 @@ def test_database_down__reads_fall_back_writes_are_journalled_and_replayed(catal
     assert result.returncode == 0, result.stdout[-3000:]
     status, body = server.get("/api/v1/status", **{"X-Canary": "canary=true"})
     assert body["dataSource"] == "database" and body["fallbackReason"] is None
+
+
+def test_override__wins_over_the_state_row_in_both_workers_and_is_audited_once(catalog, tmp_path):
+    assert (
+        catalog.operator("switch_backend", "switch", "database", "--reason", "go").returncode == 0
+    )
+    live = catalog.server(tmp_path / "override.log", DATA_BACKEND_OVERRIDE="postgres")
+    try:
+        assert sources_after(live, time.monotonic(), want="database", needed=20) < 5
+    finally:
+        live.stop()
+    live = catalog.server(tmp_path / "override-json.log", DATA_BACKEND_OVERRIDE="github")
+    try:
+        sources_after(live, time.monotonic(), want="json", needed=40)
+        status, body = live.get("/api/v1/status")
+        assert body["backendOverride"] == "json"
+    finally:
+        live.stop()
+    status = catalog.operator("switch_backend", "status")
+    assert "DATA_BACKEND_OVERRIDE=json in the serving workers" in status.stdout
+    assert "state row: database" in status.stdout  # the row is unchanged: the env won
+    audit = catalog.sql(
+        "SELECT action FROM migrator_auditentry WHERE actor = 'environment' ORDER BY id"
+    )
+    assert [row[0] for row in audit] == ["override database", "override json"]
+
+
+def test_guard__two_workers_share_the_counts_one_rollback_one_audit_entry(catalog, server):
+    assert (
+        catalog.operator(
+            "switch_backend", "switch", "database", "--reason", "go", "--auto-rollback"
+        ).returncode
+        == 0
+    )
+    assert (
+        catalog.operator(
+            "switch_backend", "auto-rollback", "--min-requests", "30", "--reason", "live"
+        ).returncode
+        == 0
+    )
+    sources_after(server, time.monotonic(), want="database", needed=20)
+    catalog.sql("ALTER TABLE catalog_modelstatus RENAME TO catalog_modelstatus_away")
+    try:
+        answers = []
+
+        def reader():
+            for _ in range(12):
+                answers.append(server.get("/api/v1/status"))
+
+        threads = [threading.Thread(target=reader) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert all(status == 200 for status, _ in answers), answers[:2]
+        assert answers[0][1]["fallbackReason"] == "database unavailable"
+        deadline = time.monotonic() + 10
+        while catalog.sql("SELECT active FROM migrator_backendstate")[0][0] != "json":
+            assert time.monotonic() < deadline, "no automatic rollback"
+            time.sleep(0.2)
+    finally:
+        catalog.sql("ALTER TABLE catalog_modelstatus_away RENAME TO catalog_modelstatus")
+    time.sleep(2.5)  # every worker flushes and judges again: still one entry
+    entries = catalog.sql("SELECT reason FROM migrator_auditentry WHERE action = 'auto-rollback'")
+    assert len(entries) == 1 and "all workers" in entries[0][0]
+    workers = catalog.sql(
+        "SELECT worker, SUM(requests) FROM migrator_trafficbucket "
+        "WHERE store = 'database' AND errors > 0 GROUP BY worker"
+    )
+    assert len(workers) == 2, workers  # both workers' failures were judged together
+
+
+def test_maintenance__both_workers_refuse_writes_and_keep_reading(catalog, server):
+    assert (
+        catalog.operator(
+            "switch_backend", "maintenance", "on", "--reason", "schema change"
+        ).returncode
+        == 0
+    )
+    time.sleep(1.2)
+    for _ in range(10):
+        status, body = server.request(
+            "/api/v1/models/openai-o3/status", method="PUT", body=STATUS, headers=TOKEN
+        )
+        assert status == 503 and body["error"] == "maintenance" and body["retryAfter"] == 60
+        assert server.get("/api/v1/models?limit=2")[0] == 200
+    request = urllib.request.Request(  # noqa: S310 (our own server)
+        server.url + "/api/v1/models/openai-o3/status",
+        data=json.dumps(STATUS).encode(),
+        method="PUT",
+        headers=TOKEN | {"Content-Type": "application/json"},
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)  # noqa: S310
+    assert refused.value.headers["Retry-After"] == "60"
+    assert (
+        catalog.operator("switch_backend", "maintenance", "off", "--reason", "done").returncode == 0
+    )
+    time.sleep(1.2)
+    for _ in range(6):
+        status, _ = server.request(
+            "/api/v1/models/openai-o3/status", method="PUT", body=STATUS, headers=TOKEN
+        )
+        assert status == 200
+
+
+def test_public_answers__name_no_host_port_database_user_or_path(catalog, tmp_path):
+    if IS_POSTGRES:
+        misnamed = catalog.app_url.rsplit("/", 1)[0] + "/no_such_catalog_db"
+        secrets = ["127.0.0.1", str(catalog.proxy.port), "no_such_catalog_db", "postgres"]
+    else:
+        misnamed = f"sqlite:///{tmp_path / 'gone' / 'no_such_catalog.sqlite3'}"
+        secrets = ["no_such_catalog", str(tmp_path)]
+    secrets.append(str(catalog.export))
+    live = catalog.server(
+        tmp_path / "misnamed.log",
+        DATABASE_URL=misnamed,
+        DATA_BACKEND="database",
+        JSON_EXPORT_DIR=str(tmp_path / "no-export-here"),
+    )
+    try:
+        bodies = []
+        for path in (
+            "/api/v1/status",
+            "/api/v1/models?limit=2",
+            "/api/v1/models/openai-o3",
+            "/api/v1/providers",
+            "/api/v1/dual-write/stats",
+            "/healthz?format=json",
+            "/api/v1/nowhere",
+        ):
+            bodies.append(raw(live, path))
+        bodies.append(
+            raw(live, "/api/v1/models/openai-o3/status", method="PUT", data=STATUS, headers=TOKEN)
+        )
+    finally:
+        live.stop()
+    assert json.loads(bodies[0][1])["detail"] == {
+        "database": "database unavailable",
+        "json": "json unavailable",
+    }
+    for status, body in bodies:
+        for secret in secrets:
+            assert secret not in body, (status, secret, body[:500])
+
+
+def raw(server, path, *, method="GET", data=None, headers=None):
+    request = urllib.request.Request(  # noqa: S310 (our own server)
+        server.url + path,
+        data=None if data is None else json.dumps(data).encode(),
+        method=method,
+        headers={"Content-Type": "application/json", **(headers or {})},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()

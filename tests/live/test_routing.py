@@ -57,13 +57,23 @@ def test_canary__is_sticky_and_monotonic_as_the_percentage_rises():
     assert len(previous) == len(clients)
 
 
-def test_client_cookie__is_set_once_and_keeps_the_bucket(client, settings):
+def test_client_cookie__not_set_without_a_percentage_canary(client, settings):
     settings.JSON_EXPORT_DIR = SAMPLE_DIR
-    first = client.get("/api/v1/status", REMOTE_ADDR="10.1.2.3")
-    cookie = first.cookies[routing.CLIENT_COOKIE].value
-    assert routing.bucket(cookie) == routing.bucket(
+    assert routing.CLIENT_COOKIE not in client.get("/api/v1/status").cookies
+    command("switch_backend", "canary", "enable", "--percent", "0", "--reason", "header only")
+    assert routing.CLIENT_COOKIE not in client.get("/api/v1/status").cookies
+
+
+def test_client_cookie__set_once_while_a_percentage_canary_is_on(client, settings):
+    settings.JSON_EXPORT_DIR = SAMPLE_DIR
+    command("switch_backend", "canary", "enable", "--percent", "5", "--reason", "5%")
+    first = client.get("/api/v1/status", REMOTE_ADDR="10.1.2.3", secure=True)
+    morsel = first.cookies[routing.CLIENT_COOKIE]
+    assert routing.bucket(morsel.value) == routing.bucket(
         routing.client_key(client_request("10.1.2.3"))[0]
     )
+    assert morsel["httponly"] and morsel["secure"] and morsel["samesite"] == "Lax"
+    assert morsel["max-age"] == 24 * 3600
     second = client.get("/api/v1/status", REMOTE_ADDR="10.9.9.9")
     assert routing.CLIENT_COOKIE not in second.cookies  # the client sent it back
 

@@ -58,9 +58,9 @@ def test_put_status__disabled_without_a_configured_token(client, export, setting
 @pytest.mark.parametrize(
     ("body", "field"),
     [
-        ({"availability": 140}, "availability"),
+        ({"status": "degraded", "availability": 140}, "availability"),
         ({"status": "down"}, "status"),
-        ({"checkedAt": "noon"}, "checkedAt"),
+        ({"status": "degraded", "checkedAt": "noon"}, "checkedAt"),
     ],
 )
 def test_put_status__bad_body_is_a_400_naming_the_field(client, export, body, field):
@@ -117,9 +117,10 @@ def test_dual_write__a_failing_json_store_queues_and_replays(client, export, set
     assert put(client, "openai-o3", STATUS, **TOKEN).status_code == 200
     assert ModelStatus.objects.get(model__slug="openai-o3").status == "degraded"
     assert PendingWrite.objects.filter(store="json").count() == 1
-    stats = client.get("/api/v1/dual-write/stats").json()
+    stats = client.get("/api/v1/dual-write/stats", **TOKEN).json()
     assert stats["queue"]["json"]["depth"] == 1 and stats["pending"] == 1
-    assert stats["stores"]["json"]["lastError"]
+    assert stats["stores"]["json"]["lastError"]  # details: for the token's holder only
+    assert client.get("/api/v1/dual-write/stats").json()["stores"]["json"]["lastError"] is None
     settings.JSON_EXPORT_DIR = export
     code, out, _ = command("switch_backend", "replay")
     assert code == 0 and "json: 1 applied, 0 left" in out
@@ -199,3 +200,113 @@ def test_json_store__concurrent_writers_lose_nothing(export):
     statuses = json.loads((export / "model-status.json").read_text())["statuses"]["openai-o3"]
     regions = {s.get("region", "global") for s in statuses}
     assert regions == {"global"} | {f"w{w}-{i}" for w in range(4) for i in range(25)}
+
+
+# --- validated once, before either store ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"status": "outage", "region": "r" * 100}, "region"),
+        ({"status": "outage", "requestsPerMin": 2**64}, "requestsPerMin"),
+        ({"status": "outage", "note": "a\x00b"}, "note"),
+        ({}, "status"),
+        ({"availability": 50}, "status"),
+    ],
+)
+def test_poison_write__400_naming_the_field_before_either_store(client, export, body, field):
+    command("switch_backend", "dual-write", "on", "--reason", "move")
+    before = (export / "model-status.json").read_bytes()
+    response = put(client, "openai-o3", body, **TOKEN)
+    assert response.status_code == 400
+    assert field in response.json()["detail"]
+    assert (export / "model-status.json").read_bytes() == before
+    assert ModelStatus.objects.get(model__slug="openai-o3").status == "operational"
+    assert not StoreWriteStats.objects.exists()  # no store was asked, nothing failed
+
+
+def test_poison_write__the_same_400_with_the_database_primary(client, export):
+    command("switch_backend", "switch", "database", "--reason", "go", "--force")
+    response = put(client, "openai-o3", {"status": "outage", "region": "r" * 100}, **TOKEN)
+    assert response.status_code == 400 and "region" in response.json()["detail"]
+
+
+def test_deep_body__400_not_500(client, export):
+    deep = "[" * 5000 + "]" * 5000
+    body = '{"status": "outage", "x": ' + deep + "}"
+    response = client.put(
+        "/api/v1/models/openai-o3/status", body, content_type="application/json", **TOKEN
+    )
+    assert response.status_code == 400 and response.json()["error"] == "the body nests too deeply"
+    shallow = '{"status": "outage", "x": ' + "[" * 20 + "]" * 20 + "}"
+    response = client.put(
+        "/api/v1/models/openai-o3/status", shallow, content_type="application/json", **TOKEN
+    )
+    assert response.status_code == 400
+
+
+def test_large_body__json_413(client, export):
+    body = json.dumps({"status": "outage", "note": "x" * (3 * 1024 * 1024)})
+    response = client.put(
+        "/api/v1/models/openai-o3/status", body, content_type="application/json", **TOKEN
+    )
+    assert response.status_code == 413
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["error"] == "the body is too large"
+
+
+# --- dead letters -------------------------------------------------------------------------------
+
+
+def test_refused_queued_write__becomes_a_dead_letter_and_later_writes_flow(client, export):
+    from live import journal
+    from migrator.models import DeadLetter
+
+    command("switch_backend", "dual-write", "on", "--reason", "move")
+    # A real refusal: the database no longer holds this model (the JSON export still does).
+    from catalog.models import Model
+
+    Model.objects.filter(slug="openai-o3").delete()
+    assert put(client, "openai-o3", STATUS, **TOKEN).status_code == 200
+    assert put(client, "openai-gpt-4o", STATUS | {"region": "eu-1"}, **TOKEN).status_code == 200
+    # The refused one is set aside; the later one reached the database.
+    letter = DeadLetter.objects.get()
+    assert (letter.store, letter.attempts, letter.resolution) == ("database", 3, "")
+    assert "no model with slug 'openai-o3'" in letter.error
+    assert ModelStatus.objects.filter(model__slug="openai-gpt-4o", region="eu-1").exists()
+    assert journal.is_empty()
+    code, out, _ = command("switch_backend", "replay")
+    assert code == 0 and "1 dead letter(s) unresolved" in out
+
+
+def test_dead_letter__discard_needs_a_reason_and_retry_applies_both_audited(
+    admin_client_logged_in, export
+):
+    from migrator.models import AuditEntry, DeadLetter
+
+    letter = DeadLetter.objects.create(
+        store="database",
+        operation={"kind": "status", "model": "openai-o3", "record": STATUS},
+        error="refused",
+    )
+    other = DeadLetter.objects.create(store="json", operation={"kind": "x"}, error="bad kind")
+    url = "/admin/migrator/deadletter/"
+    page = admin_client_logged_in.get(url)
+    assert page.status_code == 200 and b"Retry the selected writes now" in page.content
+    admin_client_logged_in.post(
+        url, {"action": "discard", "_selected_action": [other.pk], "reason": ""}
+    )
+    other.refresh_from_db()
+    assert other.resolution == ""
+    admin_client_logged_in.post(
+        url, {"action": "discard", "_selected_action": [other.pk], "reason": "malformed"}
+    )
+    admin_client_logged_in.post(url, {"action": "retry", "_selected_action": [letter.pk]})
+    letter.refresh_from_db()
+    other.refresh_from_db()
+    assert (other.resolution, other.resolution_reason) == ("discarded", "malformed")
+    assert letter.resolution == "retried"
+    assert ModelStatus.objects.get(model__slug="openai-o3").status == "degraded"
+    actions = set(AuditEntry.objects.values_list("action", flat=True))
+    assert {"dead letter discarded", "dead letter retried"} <= actions

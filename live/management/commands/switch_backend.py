@@ -1,4 +1,5 @@
-"""python manage.py switch_backend <status|switch|rollback|canary|dual-write|shadow|replay>."""
+"""python manage.py switch_backend <status|switch|rollback|canary|dual-write|shadow|
+auto-rollback|maintenance|replay>."""
 
 import json
 
@@ -6,9 +7,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
 from live import switch, writes
+from live.reports import status_text
 from migrator.errors import MigratorError, database_error_message
 from migrator.models import Backend
-from migrator.reports import switch_status_text
 from migrator.runs import operator_name
 
 
@@ -35,6 +36,11 @@ class Command(BaseCommand):
 
         status = commands.add_parser("status", help="the state, queues, validation, audit")
         status.add_argument("--format", choices=("text", "json"), default="text")
+        status.add_argument(
+            "--check",
+            action="store_true",
+            help="exit 1 (with the reasons) when a switch to the database would be refused",
+        )
 
         to = change("switch", "move all reads to one store")
         to.add_argument("store", choices=Backend.values)
@@ -49,7 +55,11 @@ class Command(BaseCommand):
             help="roll back by itself if errors, latency or mismatches cross the thresholds",
         )
 
-        change("rollback", "back to the previous store, at once", reason_required=False)
+        change(
+            "rollback",
+            "every read back to JSON at once, canary off (does nothing if already there)",
+            reason_required=False,
+        )
 
         canary = change("canary", "route part of the reads to the database")
         canary.add_argument("action", choices=("enable", "disable"))
@@ -65,6 +75,18 @@ class Command(BaseCommand):
         shadow.add_argument("action", choices=("on", "off"))
         shadow.add_argument("--sample", type=float, help="percent of reads (default 5)")
         shadow.add_argument("--auto-rollback", action="store_true")
+
+        guard = change("auto-rollback", "the guard: on/off and its thresholds")
+        guard.add_argument("action", nargs="?", choices=("on", "off"))
+        guard.add_argument("--error-rate", type=float, help="percent of failed database reads")
+        guard.add_argument("--p95-ms", type=float, help="p95 response time, milliseconds")
+        guard.add_argument(
+            "--min-requests", type=int, help="database reads in the window before judging"
+        )
+        guard.add_argument("--window", type=int, help="seconds of traffic judged")
+
+        maintenance = change("maintenance", "every write answers 503 (reads go on)")
+        maintenance.add_argument("action", choices=("on", "off"))
 
         replay = commands.add_parser("replay", help="apply queued secondary writes now")
         replay.add_argument("--store", choices=Backend.values)
@@ -89,7 +111,8 @@ class Command(BaseCommand):
         self.stdout.write(
             f"reads: {state.active}; canary: {'on' if state.canary_enabled else 'off'}; "
             f"dual-write: {'on' if state.dual_write else 'off'}; "
-            f"shadow: {'on' if state.shadow_enabled else 'off'}; state version {state.version} "
+            f"shadow: {'on' if state.shadow_enabled else 'off'}; "
+            f"maintenance: {'on' if state.maintenance else 'off'}; state version {state.version} "
             "(every worker follows within about a second)"
         )
 
@@ -98,7 +121,13 @@ class Command(BaseCommand):
         if options["format"] == "json":
             self.stdout.write(json.dumps(document, indent=2, default=str))
         else:
-            self.stdout.write(switch_status_text(document))
+            self.stdout.write(status_text(document))
+        if options["check"] and document["readyForDatabase"]:
+            raise CommandError(
+                "a switch to the database would be refused:\n  - "
+                + "\n  - ".join(document["readyForDatabase"]),
+                returncode=1,
+            )
 
     def _switch(self, options):
         state = switch.switch(
@@ -113,7 +142,24 @@ class Command(BaseCommand):
     def _rollback(self, options):
         reason = options["reason"] or "rollback (no reason given)"
         state = switch.rollback(reason=reason, actor=_actor(options))
-        self._done(state, f"rolled back: reads now come from {state.active}")
+        if state is None:
+            self.stdout.write(
+                self.style.SUCCESS("nothing to roll back: reads already come from json, no canary")
+            )
+        else:
+            self._done(state, "rolled back: reads now come from json")
+        self._warn_override()
+
+    def _warn_override(self):
+        from django.conf import settings
+
+        if settings.DATA_BACKEND_OVERRIDE:
+            self.stderr.write(
+                self.style.WARNING(
+                    f"DATA_BACKEND_OVERRIDE={settings.DATA_BACKEND_OVERRIDE} is set: every "
+                    "worker reads from that store until it is unset, whatever the state says"
+                )
+            )
 
     def _canary(self, options):
         enabled = options["action"] == "enable"
@@ -133,6 +179,9 @@ class Command(BaseCommand):
             else "canary off"
         )
         self._done(state, what)
+        if enabled:
+            for warning in switch.canary_warnings():
+                self.stderr.write(self.style.WARNING(f"warning: {warning}"))
 
     def _dual_write(self, options):
         state = switch.dual_write(
@@ -157,12 +206,45 @@ class Command(BaseCommand):
         )
         self._done(state, what)
 
+    def _auto_rollback(self, options):
+        action = options["action"]
+        state = switch.auto_rollback(
+            reason=options["reason"],
+            actor=_actor(options),
+            enabled=None if action is None else action == "on",
+            error_rate=options["error_rate"],
+            p95_ms=options["p95_ms"],
+            min_requests=options["min_requests"],
+            window=options["window"],
+        )
+        t = state.thresholds
+        self._done(
+            state,
+            f"auto-rollback {'on' if state.auto_rollback else 'off'}: error rate > "
+            f"{t['error_rate'] * 100:g}%, p95 > {t['p95_seconds'] * 1000:g} ms, at least "
+            f"{t['min_requests']} database reads, over {t['window_seconds']:g} s",
+        )
+
+    def _maintenance(self, options):
+        state = switch.maintenance(
+            enabled=options["action"] == "on", reason=options["reason"], actor=_actor(options)
+        )
+        self._done(
+            state,
+            "maintenance on: every write answers 503, reads go on"
+            if state.maintenance
+            else "maintenance off: writes are accepted again",
+        )
+
     def _replay(self, options):
         results = writes.drain(options["store"])
         writes.stats.save()
         failed = False
+        dead = writes.dead_letter_counts()
         for name, (applied, left, error) in results.items():
             line = f"{name}: {applied} applied, {left} left"
+            if dead.get(name):
+                line += f", {dead[name]} dead letter(s) unresolved (see the admin)"
             if error:
                 line += f" (last error: {error})"
                 failed = True
