@@ -150,11 +150,13 @@ BACKEND_ALIASES = {
 
 
 def _backend(name: str, default: str) -> str:
-    value = environment.str(name, default=default).strip().lower()
+    given = environment.str(name, default=default)
+    value = given.strip().lower()
     if value not in BACKEND_ALIASES:
-        raise ImproperlyConfigured(
-            f"{name}={value!r} is not valid: use json or database "
-            "(aliases: github = json; postgres, postgresql = database)."
+        raise environment.invalid(
+            name,
+            given,
+            "one of json, database (aliases: github = json; postgres, postgresql = database)",
         )
     return BACKEND_ALIASES[value]
 
