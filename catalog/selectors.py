@@ -1,19 +1,22 @@
 """Reads of the catalog from the database, in the API's shapes.
 
-Each function issues a fixed, small number of queries whatever the page size (no N+1). Text
+Each function issues a fixed, small number of queries whatever the page size (no N+1); a list
+page is a count and one query, with each model's headline status chosen in SQL. Text
 orderings use the "C" collation on PostgreSQL so that the database sorts exactly as Python does
 (by code point), whatever collation the server was created with.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter
 
 from django.db import connection
 from django.db.models import (
     Case,
     Count,
+    Exists,
     F,
+    FilteredRelation,
     IntegerField,
     Max,
     OuterRef,
@@ -36,20 +39,36 @@ def _text(field: str):
     return Collate(F(field), "C") if connection.vendor == "postgresql" else F(field)
 
 
-def headline_status_subquery():
-    """The status of a model's worst region (``global`` first among equals), per model row."""
-    severity = Case(
+def _severity():
+    return Case(
         *(When(status=value, then=Value(rank)) for value, rank in STATUS_SEVERITY.items()),
         output_field=IntegerField(),
     )
+
+
+def headline_status_id():
+    """The id of a model's headline status row: its worst region, ``global`` first among equals,
+    then by region (serializers.headline_key in SQL), per model row."""
     is_regional = Case(When(region=GLOBAL_REGION, then=Value(0)), default=Value(1))
     rows = (
         ModelStatus.objects.filter(model=OuterRef("pk"))
-        .annotate(severity=severity, is_regional=is_regional)
+        .annotate(severity=_severity(), is_regional=is_regional)
         .order_by("-severity", "is_regional", _text("region"))
-        .values("status")[:1]
+        .values("id")[:1]
     )
     return Subquery(rows)
+
+
+def headline_is(status: str):
+    """True for the models whose headline status is ``status``: they have a status of that value
+    and none worse. A few index probes per model (catalog_status_status_model), however many
+    regions it has, instead of sorting its statuses."""
+    statuses = ModelStatus.objects.filter(model=OuterRef("pk"))
+    condition = Exists(statuses.filter(status=status))
+    worse = [value for value, rank in STATUS_SEVERITY.items() if rank > STATUS_SEVERITY[status]]
+    if worse:
+        condition &= ~Exists(statuses.filter(status__in=worse))
+    return condition
 
 
 def _filtered_models(query: ModelQuery):
@@ -63,13 +82,14 @@ def _filtered_models(query: ModelQuery):
     if query.capability:
         models = models.filter(capabilities__has_element=query.capability)
     if query.q:
+        # UPPER(column) LIKE: the expressions the trigram indexes cover on PostgreSQL.
         models = models.filter(
             Q(name__icontains=query.q)
             | Q(slug__icontains=query.q)
             | Q(description__icontains=query.q)
         )
     if query.status:
-        models = models.annotate(headline=headline_status_subquery()).filter(headline=query.status)
+        models = models.filter(headline_is(query.status))
     return models
 
 
@@ -84,14 +104,14 @@ def _ordering(query: ModelQuery):
     return [expression, _text("slug").asc()]
 
 
-def _statuses_by_model(model_ids) -> dict[int, list[dict]]:
-    by_model = defaultdict(list)
-    rows = ModelStatus.objects.filter(model_id__in=model_ids).values(
-        "model_id", *serializers.STATUS_COLUMNS
-    )
-    for row in rows:
-        by_model[row["model_id"]].append(row)
-    return by_model
+HEADLINE = "headline"
+MODEL_ROW = (
+    "id",
+    *serializers.MODEL_COLUMNS,
+    "provider_slug",
+    "provider_name",
+    "provider_website_url",
+)
 
 
 def _with_provider(models):
@@ -102,39 +122,54 @@ def _with_provider(models):
     )
 
 
-def _model_rows(models):
-    return models.values(
-        "id", *serializers.MODEL_COLUMNS, "provider_slug", "provider_name", "provider_website_url"
+def _page_rows(models) -> list[dict]:
+    """Model rows with their provider and their headline status's columns, in one query."""
+    models = _with_provider(models).annotate(
+        **{HEADLINE: FilteredRelation("statuses", condition=Q(statuses__id=headline_status_id()))}
+    )
+    headline_columns = [f"{HEADLINE}__{column}" for column in ("id", *serializers.STATUS_COLUMNS)]
+    return list(models.values(*MODEL_ROW, *headline_columns))
+
+
+def _provider(row: dict) -> dict:
+    return serializers.provider_ref(
+        row["provider_slug"], row["provider_name"], row["provider_website_url"]
     )
 
 
-def _serialize_models(rows: list[dict], *, detail: bool = False) -> list[dict]:
-    statuses = _statuses_by_model([row["id"] for row in rows])
-    return [
-        serializers.model_to_api(
-            row,
-            serializers.provider_ref(
-                row["provider_slug"], row["provider_name"], row["provider_website_url"]
-            ),
-            statuses.get(row["id"], []),
-            detail=detail,
-        )
-        for row in rows
-    ]
+def _headline(row: dict) -> list[dict]:
+    if row[f"{HEADLINE}__id"] is None:
+        return []
+    return [{column: row[f"{HEADLINE}__{column}"] for column in serializers.STATUS_COLUMNS}]
 
 
 def model_list(query: ModelQuery) -> ModelPage:
-    """One page of models matching ``query`` (three queries: count, page, statuses)."""
+    """One page of models matching ``query``: a count, and one query for the page with each
+    model's provider and headline status."""
     models = _filtered_models(query)
     total = models.count()
-    page = _with_provider(models).order_by(*_ordering(query))
-    rows = list(_model_rows(page)[query.offset : query.offset + query.limit])
-    return ModelPage(models=_serialize_models(rows), total=total)
+    if total <= query.offset:
+        return ModelPage(models=[], total=total)
+    page = models.order_by(*_ordering(query))[query.offset : query.offset + query.limit]
+    return ModelPage(
+        models=[
+            serializers.model_to_api(row, _provider(row), _headline(row))
+            for row in _page_rows(page)
+        ],
+        total=total,
+    )
 
 
 def model_detail(slug: str) -> dict | None:
-    rows = list(_model_rows(_with_provider(Model.objects.filter(slug=slug))))
-    return _serialize_models(rows, detail=True)[0] if rows else None
+    """One model with its provider and every status (two queries)."""
+    rows = list(_with_provider(Model.objects.filter(slug=slug)).values(*MODEL_ROW))
+    if not rows:
+        return None
+    row = rows[0]
+    statuses = list(
+        ModelStatus.objects.filter(model_id=row["id"]).values(*serializers.STATUS_COLUMNS)
+    )
+    return serializers.model_to_api(row, _provider(row), statuses, detail=True)
 
 
 def provider_list() -> list[dict]:
@@ -169,13 +204,17 @@ def status_summary() -> dict:
     statuses = ModelStatus.objects.aggregate(
         total=Count("id"), avg=ExactMean("availability"), last=Max("checked_at")
     )
-    headline_counts = {
-        row["headline"]: row["n"]
-        for row in Model.objects.annotate(headline=headline_status_subquery())
-        .filter(headline__isnull=False)
-        .values("headline")
-        .annotate(n=Count("id"))
+    # A model's headline status is the one of its worst severity (the region only breaks ties
+    # between equal statuses): one pass over the statuses, grouped by model.
+    worst = (
+        ModelStatus.objects.values("model_id")
+        .annotate(worst=Max(_severity()))
         .order_by()
+        .values_list("worst", flat=True)
+    )
+    by_rank = Counter(worst)
+    headline_counts = {
+        value: by_rank[rank] for value, rank in STATUS_SEVERITY.items() if by_rank[rank]
     }
     return serializers.summary_to_api(
         providers=Provider.objects.count(),

@@ -127,6 +127,9 @@ DATABASES = {
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
+# Seconds the database backend's answers stay in that cache (keyed by the catalog's version, so
+# never stale; this only bounds memory). 0 turns the response cache off.
+CATALOG_CACHE_SECONDS = env.float("CATALOG_CACHE_SECONDS", default=300.0)
 
 # --- Catalog data: the JSON store and the database --------------------------------------------
 

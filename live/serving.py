@@ -11,6 +11,7 @@ import time
 from django.http import JsonResponse
 from django.utils import timezone
 
+from catalog import response_cache
 from catalog.backends import BackendUnavailable, get_backend
 from catalog.serializers import format_timestamp
 from live import routing, runtime, shadow
@@ -32,6 +33,7 @@ def serve(request, read) -> JsonResponse:
     chosen, cookie = routing.route(request, state)
     served_by, fallback_reason = chosen, None
     started = time.perf_counter()
+    response_cache.take_hit()  # forget an earlier request's answer in this thread
     try:
         body = read(get_backend(chosen))
         incidents.succeeded(chosen)
@@ -57,7 +59,7 @@ def serve(request, read) -> JsonResponse:
         body.update(
             timestamp=format_timestamp(timezone.now()),
             dataSource=served_by,
-            cached=False,
+            cached=response_cache.take_hit(),
             fallbackReason=fallback_reason,
         )
         response = JsonResponse(body)
