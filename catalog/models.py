@@ -154,6 +154,8 @@ class ModelStatus(Timestamped):
             # asks per model "is there a status with this value?" (one index probe per model).
             models.Index(fields=["status", "model"], name="catalog_status_status_model"),
             models.Index(fields=["checked_at"], name="catalog_status_checked_at"),
+            # The admin's search by region.
+            models.Index(fields=["region"], name="catalog_status_region"),
         ]
 
     def __str__(self):

@@ -172,19 +172,53 @@ def model_detail(slug: str) -> dict | None:
     return serializers.model_to_api(row, _provider(row), statuses, detail=True)
 
 
+def _availability_by_provider() -> dict[int, float | None]:
+    if connection.vendor == "postgresql":
+        # The per-model sums the triggers keep (migration 0005): one row per model.
+        with connection.cursor() as cursor:
+            cursor.execute(_AVAILABILITY_BY_PROVIDER_SQL)
+            return dict(cursor.fetchall())
+    return {
+        row["provider_id"]: row["avg"]
+        for row in ModelStatus.objects.values(provider_id=F("model__provider_id")).annotate(
+            avg=ExactMean("availability")
+        )
+    }
+
+
+# ExactMean's PostgreSQL form (ROUND(AVG(x::numeric), 2)) over sums kept per model: AVG is that
+# same numeric division, so both give the same digits.
+_EXACT_MEAN_OF_SUMS = (
+    "ROUND(SUM(s.availability_sum) / NULLIF(SUM(s.availability_count), 0), 2)::float8"
+)
+_AVAILABILITY_BY_PROVIDER_SQL = (
+    f"SELECT m.provider_id, {_EXACT_MEAN_OF_SUMS} FROM catalog_statussummary s "  # noqa: S608
+    "JOIN catalog_model m ON m.id = s.model_id GROUP BY m.provider_id"
+)
+# A model's headline is its worst status present: counted as "has outage", "no outage but
+# degraded", ... from the per-status counts of the summary row.
+_WORST_FIRST = [value for value, _ in sorted(STATUS_SEVERITY.items(), key=lambda item: -item[1])]
+_HEADLINE_COUNTS = ", ".join(
+    "COUNT(*) FILTER (WHERE "
+    + " AND ".join([*(f"s.{worse} = 0" for worse in _WORST_FIRST[:i]), f"s.{value} > 0"])
+    + ")"
+    for i, value in enumerate(_WORST_FIRST)
+)
+_STATUS_FIGURES_SQL = (
+    f"SELECT COALESCE(SUM(s.statuses), 0), {_EXACT_MEAN_OF_SUMS}, {_HEADLINE_COUNTS} "  # noqa: S608
+    "FROM catalog_statussummary s"
+)
+
+
 def provider_list() -> list[dict]:
+    """Every provider with its model counts and the exact mean availability of its statuses."""
     counts = {
         row["provider_id"]: row
         for row in Model.objects.values("provider_id").annotate(
             total=Count("id"), active=Count("id", filter=Q(is_active=True))
         )
     }
-    availability = {
-        row["provider_id"]: row["avg"]
-        for row in ModelStatus.objects.values(provider_id=F("model__provider_id")).annotate(
-            avg=ExactMean("availability")
-        )
-    }
+    availability = _availability_by_provider()
     providers = Provider.objects.order_by(_text("slug")).values("id", *serializers.PROVIDER_COLUMNS)
     return [
         serializers.provider_to_api(
@@ -197,13 +231,14 @@ def provider_list() -> list[dict]:
     ]
 
 
-def status_summary() -> dict:
-    models = Model.objects.aggregate(
-        total=Count("id"), active=Count("id", filter=Q(is_active=True))
-    )
-    statuses = ModelStatus.objects.aggregate(
-        total=Count("id"), avg=ExactMean("availability"), last=Max("checked_at")
-    )
+def _status_figures() -> tuple[int, float | None, dict[str, int]]:
+    """(number of statuses, their exact mean availability, models by headline status)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_STATUS_FIGURES_SQL)
+            total, mean, *by_value = cursor.fetchone()
+        return int(total), mean, {v: n for v, n in zip(_WORST_FIRST, by_value, strict=True) if n}
+    statuses = ModelStatus.objects.aggregate(total=Count("id"), avg=ExactMean("availability"))
     # A model's headline status is the one of its worst severity (the region only breaks ties
     # between equal statuses): one pass over the statuses, grouped by model.
     worst = (
@@ -216,12 +251,24 @@ def status_summary() -> dict:
     headline_counts = {
         value: by_rank[rank] for value, rank in STATUS_SEVERITY.items() if by_rank[rank]
     }
+    return statuses["total"], statuses["avg"], headline_counts
+
+
+def status_summary() -> dict:
+    """Catalog totals; on PostgreSQL from the per-model summary (one row per model, not per
+    status), elsewhere from the statuses."""
+    models = Model.objects.aggregate(
+        total=Count("id"), active=Count("id", filter=Q(is_active=True))
+    )
+    total_statuses, mean, headline_counts = _status_figures()
+    # Served by the checked_at index: the last entry.
+    last_update = ModelStatus.objects.aggregate(last=Max("checked_at"))["last"]
     return serializers.summary_to_api(
         providers=Provider.objects.count(),
         models=models["total"],
         active_models=models["active"],
-        statuses=statuses["total"],
+        statuses=total_statuses,
         headline_counts=headline_counts,
-        avg_availability=statuses["avg"],
-        last_update=statuses["last"],
+        avg_availability=mean,
+        last_update=last_update,
     )

@@ -25,6 +25,10 @@ class Migration(migrations.Migration):
             model_name='modelstatus',
             index=models.Index(fields=['status', 'model'], name='catalog_status_status_model'),
         ),
+        migrations.AddIndex(
+            model_name='modelstatus',
+            index=models.Index(fields=['region'], name='catalog_status_region'),
+        ),
         migrations.AddConstraint(
             model_name='catalogversion',
             constraint=models.CheckConstraint(condition=models.Q(('id', 1)), name='catalog_version_one_row'),
