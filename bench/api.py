@@ -74,7 +74,7 @@ def wrk(url: str, store: str, *, duration: float, connections: int, threads: int
             *header,
             f"-t{threads}",
             f"-c{connections}",
-            f"-d{duration}s",
+            f"-d{duration:g}s",
             "--timeout",
             "10s",
             "-s",
@@ -130,8 +130,6 @@ def measure_size(size: str, args, workdir: Path, script: Path) -> list[str]:
             "0",
             "--reason",
             "bench/api.py",
-            "-v",
-            "0",
         )
         env = {"DATABASE_URL": url, "JSON_EXPORT_DIR": str(export), "DATA_BACKEND": "json"}
         servers["cached"] = Server(env, workers=args.workers)

@@ -3,7 +3,45 @@
 from django.db import migrations, models
 
 
+def _concurrently(schema_editor) -> dict:
+    # PostgreSQL builds the index without blocking writes to a table of a million statuses
+    # (the monitors' status writes go on during `migrate`); SQLite has no such option.
+    return {"concurrently": True} if schema_editor.connection.vendor == "postgresql" else {}
+
+
+class AddIndexConcurrently(migrations.AddIndex):
+    """AddIndex, CONCURRENTLY on PostgreSQL."""
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        model = to_state.apps.get_model(app_label, self.model_name)
+        if self.allow_migrate_model(schema_editor.connection.alias, model):
+            schema_editor.add_index(model, self.index, **_concurrently(schema_editor))
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        model = from_state.apps.get_model(app_label, self.model_name)
+        if self.allow_migrate_model(schema_editor.connection.alias, model):
+            schema_editor.remove_index(model, self.index, **_concurrently(schema_editor))
+
+
+class RemoveIndexConcurrently(migrations.RemoveIndex):
+    """RemoveIndex, CONCURRENTLY on PostgreSQL."""
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        model = from_state.apps.get_model(app_label, self.model_name)
+        if self.allow_migrate_model(schema_editor.connection.alias, model):
+            index = from_state.models[app_label, self.model_name_lower].get_index_by_name(self.name)
+            schema_editor.remove_index(model, index, **_concurrently(schema_editor))
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        model = to_state.apps.get_model(app_label, self.model_name)
+        if self.allow_migrate_model(schema_editor.connection.alias, model):
+            index = to_state.models[app_label, self.model_name_lower].get_index_by_name(self.name)
+            schema_editor.add_index(model, index, **_concurrently(schema_editor))
+
+
 class Migration(migrations.Migration):
+    # CREATE/DROP INDEX CONCURRENTLY cannot run inside a transaction.
+    atomic = False
 
     dependencies = [
         ('catalog', '0001_initial'),
@@ -17,15 +55,15 @@ class Migration(migrations.Migration):
                 ('version', models.BigIntegerField(default=0)),
             ],
         ),
-        migrations.RemoveIndex(
+        RemoveIndexConcurrently(
             model_name='modelstatus',
             name='catalog_status_status',
         ),
-        migrations.AddIndex(
+        AddIndexConcurrently(
             model_name='modelstatus',
             index=models.Index(fields=['status', 'model'], name='catalog_status_status_model'),
         ),
-        migrations.AddIndex(
+        AddIndexConcurrently(
             model_name='modelstatus',
             index=models.Index(fields=['region'], name='catalog_status_region'),
         ),
