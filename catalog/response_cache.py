@@ -7,14 +7,17 @@ the version is read before the data, so an answer computed after reading version
 write up to V (maybe more); once a write commits, every read sees a version above all earlier
 ones and misses every entry computed before it.
 
-The cache is Django's default cache (``CACHE_URL``): local memory per worker by default, Redis
-(shared by every worker and instance) in production. Reads inside a transaction bypass it: they
-may see their own uncommitted writes, which must never reach other readers. A cache that fails
-(Redis down) is skipped, and said once in the log: the database still answers.
+Two levels: this process keeps the answers of the current version in a dict (no pickling: a hit
+costs the version's round trip and a lookup), and Django's default cache (``CACHE_URL``) shares
+them between workers and instances (Redis in production; local memory by default). Reads inside
+a transaction bypass both: they may see their own uncommitted writes, which must never reach
+other readers. A shared cache that fails (Redis down) is skipped, and said once in the log: the
+database still answers.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import logging
 import threading
@@ -28,6 +31,10 @@ logger = logging.getLogger(__name__)
 _MISSING = object()
 _served = threading.local()
 _failing = False
+# This process's answers for one version: {"version": V, "answers": {key: value}}. Replaced, not
+# emptied, when the version moves, so a reader in another thread never sees a mixed state.
+LOCAL_ANSWERS_MAX = 512
+_local = {"version": None, "answers": {}}
 
 
 def catalog_version() -> int:
@@ -45,16 +52,28 @@ def cached(name: str, arguments, compute):
     seconds = settings.CATALOG_CACHE_SECONDS
     if seconds <= 0 or connection.in_atomic_block:
         return compute()
+    global _local
+    version = catalog_version()
+    if not version:
+        return compute()  # no version row (a flushed database): nothing to key answers by
     digest = hashlib.sha256(repr(arguments).encode()).hexdigest()[:32]
-    key = f"catalog-read:{name}:{catalog_version()}:{digest}"
-    value = _cache_call(cache.get, key, _MISSING, failed=_MISSING)
-    if value is not _MISSING:
+    key = f"catalog-read:{name}:{version}:{digest}"
+    local = _local
+    if local["version"] != version:
+        local = _local = {"version": version, "answers": {}}
+    value = local["answers"].get(key, _MISSING)
+    if value is _MISSING:
+        value = _cache_call(cache.get, key, _MISSING, failed=_MISSING)
+    if value is _MISSING:
+        # Stored in a 1-tuple: a cached None (an unknown slug) differs from a miss.
+        value = (compute(),)
+        _cache_call(cache.set, key, value, seconds)
+    else:
         _served.hit = True
-        return value[0]
-    value = compute()
-    # Stored in a 1-tuple: a cached None (an unknown slug) differs from a miss.
-    _cache_call(cache.set, key, (value,), seconds)
-    return value
+    if len(local["answers"]) < LOCAL_ANSWERS_MAX:
+        local["answers"][key] = value
+    # A shallow copy: callers may add to the dict they get (the response envelope).
+    return copy.copy(value[0])
 
 
 def _cache_call(method, *args, failed=None):

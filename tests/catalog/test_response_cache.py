@@ -8,6 +8,7 @@ import pytest
 from django.core.cache import cache
 from django.db import connection, transaction
 
+from catalog import response_cache
 from catalog.models import CatalogVersion, ModelStatus, Provider
 from catalog.response_cache import catalog_version
 from tests.conftest import SAMPLE_DIR, command, postgres_only
@@ -22,8 +23,9 @@ TOKEN = {"HTTP_AUTHORIZATION": "Bearer test-status-token"}
 
 
 @pytest.fixture(autouse=True)
-def _empty_cache():
+def _empty_cache(monkeypatch):
     cache.clear()
+    monkeypatch.setattr(response_cache, "_local", {"version": None, "answers": {}})
     yield
     cache.clear()
 
@@ -229,14 +231,22 @@ def test_redis__answers_are_shared_and_never_stale(client, catalog, redis_cache)
     assert (model["cached"], model["model"]["status"]["status"]) == (False, "degraded")
 
 
-def test_cache_down__the_database_still_answers(client, catalog, settings, caplog):
+def test_cache_down__the_database_still_answers(client, catalog, settings, caplog, monkeypatch):
     settings.CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": "redis://127.0.0.1:9/0",  # nothing listens on the discard port
         }
     }
+    monkeypatch.setattr(response_cache, "LOCAL_ANSWERS_MAX", 0)  # the shared cache only
     first, second = read(client, "/api/v1/status"), read(client, "/api/v1/status")
     assert (first["cached"], second["cached"]) == (False, False)
     assert first["totalModels"] == 1
     assert "event=response_cache_unavailable" in caplog.text
+
+
+def test_shared_cache__fills_this_processs_answers(client, catalog, redis_cache):
+    """A worker's first read of an answer another worker computed: from the shared cache."""
+    assert read(client, "/api/v1/status")["cached"] is False
+    response_cache._local = {"version": None, "answers": {}}  # as in another worker
+    assert read(client, "/api/v1/status")["cached"] is True
