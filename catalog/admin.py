@@ -135,11 +135,8 @@ class ModelStatusAdmin(admin.ModelAdmin):
 
     def get_search_results(self, request, queryset, search_term):
         for term in search_terms(search_term):
-            ids = list(
-                Model.objects.filter(slug__icontains=term).values_list("id", flat=True)[
-                    : self.MODEL_IDS_MAX + 1
-                ]
-            )
+            matching = Model.objects.filter(slug__icontains=term).order_by()
+            ids = list(matching.values_list("id", flat=True)[: self.MODEL_IDS_MAX + 1])
             if len(ids) > self.MODEL_IDS_MAX:
                 by_model = Q(model__slug__icontains=term)
             else:

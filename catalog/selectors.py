@@ -1,7 +1,8 @@
 """Reads of the catalog from the database, in the API's shapes.
 
 Each function issues a fixed, small number of queries whatever the page size (no N+1); a list
-page is a count and one query, with each model's headline status chosen in SQL. Text
+page is one query (plus a count when it is not the last page), with each model's headline status
+chosen in SQL. Text
 orderings use the "C" collation on PostgreSQL so that the database sorts exactly as Python does
 (by code point), whatever collation the server was created with.
 """
@@ -144,18 +145,17 @@ def _headline(row: dict) -> list[dict]:
 
 
 def model_list(query: ModelQuery) -> ModelPage:
-    """One page of models matching ``query``: a count, and one query for the page with each
-    model's provider and headline status."""
+    """One page of models matching ``query``: one query for the page with each model's provider
+    and headline status, and a count unless the page itself tells the total (a last page)."""
     models = _filtered_models(query)
-    total = models.count()
-    if total <= query.offset:
-        return ModelPage(models=[], total=total)
     page = models.order_by(*_ordering(query))[query.offset : query.offset + query.limit]
+    rows = _page_rows(page)
+    if len(rows) < query.limit and (rows or query.offset == 0):
+        total = query.offset + len(rows)
+    else:
+        total = models.count()
     return ModelPage(
-        models=[
-            serializers.model_to_api(row, _provider(row), _headline(row))
-            for row in _page_rows(page)
-        ],
+        models=[serializers.model_to_api(row, _provider(row), _headline(row)) for row in rows],
         total=total,
     )
 

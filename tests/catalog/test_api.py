@@ -107,6 +107,16 @@ def test_models__headline_ties_go_to_global_then_region_order(client, statuses, 
     assert get(client, "/api/v1/models/p-m")[1]["model"]["status"]["region"] == region
 
 
+@pytest.mark.parametrize(
+    ("limit", "offset", "on_page"),
+    [(5, 0, 5), (10, 0, 5), (2, 4, 1), (2, 5, 0), (3, 3, 2), (1, 0, 1), (2, 100, 0)],
+)
+def test_models__total_is_right_on_every_page(client, catalog, limit, offset, on_page):
+    """The last page tells the total without a count; the others count."""
+    _, body = get(client, "/api/v1/models", limit=limit, offset=offset, ordering="-name")
+    assert (len(body["models"]), body["total"]) == (on_page, 5)
+
+
 def test_models__offset_past_the_end_is_an_empty_page(client, catalog):
     _, body = get(client, "/api/v1/models", offset=10)
     assert (body["models"], body["total"]) == ([], 5)
