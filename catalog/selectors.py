@@ -26,7 +26,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Collate
+from django.db.models.functions import Coalesce, Collate
 
 from catalog import serializers
 from catalog.aggregates import ExactMean
@@ -48,16 +48,21 @@ def _severity():
 
 
 def headline_status_id():
-    """The id of a model's headline status row: its worst region, ``global`` first among equals,
-    then by region (serializers.headline_key in SQL), per model row."""
+    """The id of a model's headline status row, per model row: its worst status (``global``
+    first among equals, then by region: serializers.headline_key in SQL). One index probe per
+    status value, worst first, stopping at the first the model has (catalog_status_status_model),
+    instead of sorting all its regions."""
     is_regional = Case(When(region=GLOBAL_REGION, then=Value(0)), default=Value(1))
-    rows = (
-        ModelStatus.objects.filter(model=OuterRef("pk"))
-        .annotate(severity=_severity(), is_regional=is_regional)
-        .order_by("-severity", "is_regional", _text("region"))
-        .values("id")[:1]
-    )
-    return Subquery(rows)
+    probes = [
+        Subquery(
+            ModelStatus.objects.filter(model=OuterRef("pk"), status=value)
+            .annotate(is_regional=is_regional)
+            .order_by("is_regional", _text("region"))
+            .values("id")[:1]
+        )
+        for value in sorted(STATUS_SEVERITY, key=STATUS_SEVERITY.get, reverse=True)
+    ]
+    return Coalesce(*probes)
 
 
 def headline_is(status: str):
