@@ -250,3 +250,44 @@ def test_shared_cache__fills_this_processs_answers(client, catalog, redis_cache)
     assert read(client, "/api/v1/status")["cached"] is False
     response_cache._local = {"version": None, "answers": {}}  # as in another worker
     assert read(client, "/api/v1/status")["cached"] is True
+
+
+# --- real processes ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["local-memory", "redis"])
+def test_two_workers__every_worker_reads_a_write_back_at_once(
+    scratch_database, sample_export, shared
+):
+    """gunicorn with two workers, each with answers cached: after a monitor's write is
+    acknowledged, every read from either worker returns it."""
+    from tests.conftest import manage
+    from tests.servers import Server
+
+    if shared and not _redis_up():
+        pytest.skip("needs Redis on 127.0.0.1:6379 (apt-get install redis-server)")
+    url = scratch_database()
+    assert manage("migrate", "-v", "0", database_url=url).returncode == 0
+    assert manage("backfill_json", str(sample_export), database_url=url).returncode == 1
+    env = {"DATABASE_URL": url, "JSON_EXPORT_DIR": str(sample_export), "DATA_BACKEND": "database"}
+    if shared:
+        env["CACHE_URL"] = f"redis://127.0.0.1:6379/0?key_prefix=test-{uuid.uuid4().hex}"
+    server = Server(env, workers=2)
+    try:
+        path = "/api/v1/models/openai-o3"
+        before = [server.get(path)[1] for _ in range(20)]
+        assert {b["model"]["status"]["status"] for b in before} == {"operational"}
+        assert any(b["cached"] for b in before)
+        status, _ = server.request(
+            f"{path}/status",
+            method="PUT",
+            body={"status": "outage", "availability": 1.5},
+            headers={"Authorization": "Bearer live-token"},
+        )
+        assert status == 200
+        after = [server.get(path)[1] for _ in range(20)]
+        assert {(a["model"]["status"]["status"], a["model"]["availability"]) for a in after} == {
+            ("outage", 1.5)
+        }
+    finally:
+        server.stop()
