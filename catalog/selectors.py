@@ -26,6 +26,7 @@ from django.db.models import (
     Value,
     When,
 )
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce, Collate
 
 from catalog import serializers
@@ -67,11 +68,17 @@ def headline_status_id():
 
 def headline_is(status: str):
     """True for the models whose headline status is ``status``: they have a status of that value
-    and none worse. A few index probes per model (catalog_status_status_model), however many
-    regions it has, instead of sorting its statuses."""
+    and none worse. On PostgreSQL from the per-model summary (one row per model); elsewhere a
+    few index probes per model (catalog_status_status_model), however many regions it has."""
+    worse = [value for value, rank in STATUS_SEVERITY.items() if rank > STATUS_SEVERITY[status]]
+    if connection.vendor == "postgresql":
+        # Column names are the status values (migration 0005), from the constants only.
+        column = {value: value for value in STATUS_SEVERITY}[status]
+        condition = " AND ".join([f"{column} > 0", *(f"{value} = 0" for value in worse)])
+        summary = f"SELECT model_id FROM catalog_statussummary WHERE {condition}"  # noqa: S608
+        return Q(id__in=RawSQL(summary, []))  # noqa: S611 (constants only)
     statuses = ModelStatus.objects.filter(model=OuterRef("pk"))
     condition = Exists(statuses.filter(status=status))
-    worse = [value for value, rank in STATUS_SEVERITY.items() if rank > STATUS_SEVERITY[status]]
     if worse:
         condition &= ~Exists(statuses.filter(status__in=worse))
     return condition
