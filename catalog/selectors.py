@@ -9,6 +9,7 @@ orderings use the "C" collation on PostgreSQL so that the database sorts exactly
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 
 from django.db import connection
@@ -135,13 +136,22 @@ def _with_provider(models):
     )
 
 
-def _page_rows(models) -> list[dict]:
-    """Model rows with their provider and their headline status's columns, in one query."""
-    models = _with_provider(models).annotate(
-        **{HEADLINE: FilteredRelation("statuses", condition=Q(statuses__id=headline_status_id()))}
-    )
+@functools.cache
+def _page_template():
+    """Model rows with their provider and their headline status's columns, unfiltered. Built
+    once per process: building this query costs more than running it for a page."""
+    headline = FilteredRelation("statuses", condition=Q(statuses__id=headline_status_id()))
     headline_columns = [f"{HEADLINE}__{column}" for column in ("id", *serializers.STATUS_COLUMNS)]
-    return list(models.values(*MODEL_ROW, *headline_columns))
+    models = _with_provider(Model.objects.annotate(**{HEADLINE: headline}))
+    return models.values(*MODEL_ROW, *headline_columns)
+
+
+def _page_rows(query: ModelQuery) -> list[dict]:
+    """One page of model rows, with provider and headline status, in one query."""
+    ordering = _ordering(query)
+    page = _with_provider(_filtered_models(query)).order_by(*ordering).values("id")
+    page = page[query.offset : query.offset + query.limit]
+    return list(_page_template().filter(id__in=page).order_by(*ordering))
 
 
 def _provider(row: dict) -> dict:
@@ -159,13 +169,11 @@ def _headline(row: dict) -> list[dict]:
 def model_list(query: ModelQuery) -> ModelPage:
     """One page of models matching ``query``: one query for the page with each model's provider
     and headline status, and a count unless the page itself tells the total (a last page)."""
-    models = _filtered_models(query)
-    page = models.order_by(*_ordering(query))[query.offset : query.offset + query.limit]
-    rows = _page_rows(page)
+    rows = _page_rows(query)
     if len(rows) < query.limit and (rows or query.offset == 0):
         total = query.offset + len(rows)
     else:
-        total = models.count()
+        total = _filtered_models(query).count()
     return ModelPage(
         models=[serializers.model_to_api(row, _provider(row), _headline(row)) for row in rows],
         total=total,
