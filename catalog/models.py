@@ -151,9 +151,32 @@ class ModelStatus(Timestamped):
             ),
         ]
         indexes = [
-            models.Index(fields=["status"], name="catalog_status_status"),
+            # Serves the admin's filter by status and the API's headline-status filter, which
+            # asks per model "is there a status with this value?" (one index probe per model).
+            models.Index(fields=["status", "model"], name="catalog_status_status_model"),
             models.Index(fields=["checked_at"], name="catalog_status_checked_at"),
+            # The admin's search by region.
+            models.Index(fields=["region"], name="catalog_status_region"),
         ]
 
     def __str__(self):
         return f"{self.model.slug} @ {self.region}"
+
+
+class CatalogVersion(models.Model):
+    """One row whose ``version`` rises with every committed change to the catalog's tables.
+
+    Database triggers raise it (migration 0002), so that writes made by any code path, by hand in
+    SQL or by a data migration are all seen; a response cache keyed by it is never stale once a
+    write has committed (catalog/cache.py). The value is at least the commit's time in
+    microseconds, so it never goes back, even after a restore from an older backup.
+    """
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    version = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=Q(id=1), name="catalog_version_one_row")]
+
+    def __str__(self):
+        return f"catalog version {self.version}"

@@ -136,6 +136,9 @@ DATABASES = {
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {"default": environment.cache("CACHE_URL", default="locmemcache://")}
+# Seconds the database backend's answers stay in that cache (keyed by the catalog's version, so
+# never stale; this only bounds memory). 0 turns the response cache off.
+CATALOG_CACHE_SECONDS = environment.float("CATALOG_CACHE_SECONDS", default=300.0, unit="seconds")
 
 # --- Catalog data: the JSON store and the database --------------------------------------------
 

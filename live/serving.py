@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.http import JsonResponse
 from django.utils import timezone
 
+from catalog import response_cache
 from catalog.backends import BackendUnavailable, QueryRejected, get_backend
 from catalog.serializers import format_timestamp
 from live import routing, runtime, shadow
@@ -29,6 +30,7 @@ def serve(request, read) -> JsonResponse:
     chosen, cookie = routing.route(request, state)
     served_by, fallback_reason = chosen, None
     outcome = request.live_read = {"store": chosen, "error": False, "fallback": None}
+    response_cache.take_hit()  # forget an earlier request's answer in this thread
     try:
         body = read(get_backend(chosen))
         incidents.succeeded(chosen)
@@ -58,7 +60,7 @@ def serve(request, read) -> JsonResponse:
         body.update(
             timestamp=format_timestamp(timezone.now()),
             dataSource=served_by,
-            cached=False,
+            cached=response_cache.take_hit(),
             fallbackReason=fallback_reason,
         )
         response = JsonResponse(body)

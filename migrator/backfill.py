@@ -410,7 +410,8 @@ class Backfill:
     def _batch(self, file_name: str):
         """One batch, one transaction: its rows and its rejects commit together."""
         with transaction.atomic():
-            tables.check_constraints_now()
+            # Constraints stay deferred to the commit: checking them at once would also fire the
+            # catalog version's deferred trigger early, and hold its lock for the whole batch.
             tables.keyed_lookups()
             yield
             if self.pending_rejects and not self.options.dry_run:

@@ -392,13 +392,6 @@ def analyze_stage(table: Table) -> None:
             cursor.execute(f"ANALYZE {table.stage}")
 
 
-def check_constraints_now() -> None:
-    """Check foreign keys row by row as rows are written (Django declares them deferred)."""
-    if _postgres():
-        with connection.cursor() as cursor:
-            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-
-
 def keyed_lookups(on: bool = True) -> None:
     """For the rest of the transaction, join a staged batch (a few thousand rows) to the stored
     rows by their unique index (a nested loop), never by scanning the stored table: during a

@@ -1,4 +1,5 @@
-"""The database read backend: the catalog's selectors, with database failures translated."""
+"""The database read backend: the catalog's selectors, answered from the response cache when the
+catalog has not changed since (catalog/response_cache.py), with database failures translated."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import functools
 
 from django.db import DatabaseError, DataError, IntegrityError, connection, transaction
 
-from catalog import selectors
+from catalog import response_cache, selectors
 from catalog.backends.base import (
     BackendUnavailable,
     CatalogBackend,
@@ -49,16 +50,16 @@ class DatabaseBackend(CatalogBackend):
 
     @_translated
     def list_models(self, query: ModelQuery) -> ModelPage:
-        return selectors.model_list(query)
+        return response_cache.cached("models", query, lambda: selectors.model_list(query))
 
     @_translated
     def get_model(self, slug: str) -> dict | None:
-        return selectors.model_detail(slug)
+        return response_cache.cached("model", slug, lambda: selectors.model_detail(slug))
 
     @_translated
     def list_providers(self) -> list[dict]:
-        return selectors.provider_list()
+        return response_cache.cached("providers", (), selectors.provider_list)
 
     @_translated
     def status_summary(self) -> dict:
-        return selectors.status_summary()
+        return response_cache.cached("status", (), selectors.status_summary)

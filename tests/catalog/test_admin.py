@@ -74,3 +74,49 @@ def test_admin__anonymous_is_sent_to_login(client, url):
     response = client.get(url)
     assert response.status_code == 302
     assert response["Location"].startswith("/admin/login/")
+
+
+@pytest.fixture
+def statuses_to_search():
+    acme = make_provider("acme")
+    rocket, jet = (
+        make_model(acme, "Rocket", slug="acme-rocket"),
+        make_model(acme, "Jet", slug="acme-jet"),
+    )
+    other = make_model(make_provider("zeta"), "Eu West", slug="zeta-eu-west")
+    for model in (rocket, jet, other):
+        for region in ("global", "eu-west-1"):
+            make_status(model, region)
+
+
+def searched(client, term) -> set[str]:
+    from catalog.admin import ModelStatusAdmin
+
+    response = client.get("/admin/catalog/modelstatus/", {"q": term})
+    assert response.status_code == 200
+    rows = response.context["cl"].result_list
+    assert len(rows) <= ModelStatusAdmin.list_per_page
+    return {f"{status.model.slug}@{status.region}" for status in rows}
+
+
+@pytest.mark.parametrize("model_ids_max", [5000, 1])
+@pytest.mark.parametrize(
+    ("term", "expected"),
+    [
+        ("rocket", {"acme-rocket@global", "acme-rocket@eu-west-1"}),
+        ("ACME-J", {"acme-jet@global", "acme-jet@eu-west-1"}),
+        ("eu-west-1", {"acme-rocket@eu-west-1", "acme-jet@eu-west-1", "zeta-eu-west@eu-west-1"}),
+        ("eu-west", {"zeta-eu-west@global", "zeta-eu-west@eu-west-1"}),  # region: exact only
+        ("acme global", {"acme-rocket@global", "acme-jet@global"}),  # every word matches
+        ('"acme-rocket"', {"acme-rocket@global", "acme-rocket@eu-west-1"}),
+        ("nothing", set()),
+    ],
+)
+def test_status_search__model_slug_contains_or_region_is(
+    admin_client_logged_in, statuses_to_search, monkeypatch, model_ids_max, term, expected
+):
+    """The same answers whether the matching models are looked up first or joined (many)."""
+    from catalog.admin import ModelStatusAdmin
+
+    monkeypatch.setattr(ModelStatusAdmin, "MODEL_IDS_MAX", model_ids_max)
+    assert searched(admin_client_logged_in, term) == expected

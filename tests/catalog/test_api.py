@@ -88,6 +88,41 @@ def test_models__headline_status_is_the_worst_region(client, catalog):
 
 
 @pytest.mark.parametrize(
+    ("statuses", "region"),
+    [
+        ({"global": "degraded", "eu-west-1": "degraded", "us-east-1": "operational"}, "global"),
+        ({"us-east-1": "outage", "eu-west-1": "outage", "global": "degraded"}, "eu-west-1"),
+        # Code point order between regions, as Python sorts: "Z" before "a".
+        ({"a-region": "unknown", "Z-region": "unknown", "global": "operational"}, "Z-region"),
+        ({"global": "operational", "ap-1": "operational"}, "global"),
+    ],
+)
+def test_models__headline_ties_go_to_global_then_region_order(client, statuses, region):
+    model = make_model(make_provider("p"), "M", slug="p-m")
+    for name, value in statuses.items():
+        make_status(model, name, status=value)
+    listed = get(client, "/api/v1/models")[1]["models"][0]["status"]
+    assert listed["region"] == region
+    assert get(client, "/api/v1/models", status=listed["status"])[1]["total"] == 1
+    assert get(client, "/api/v1/models/p-m")[1]["model"]["status"]["region"] == region
+
+
+@pytest.mark.parametrize(
+    ("limit", "offset", "on_page"),
+    [(5, 0, 5), (10, 0, 5), (2, 4, 1), (2, 5, 0), (3, 3, 2), (1, 0, 1), (2, 100, 0)],
+)
+def test_models__total_is_right_on_every_page(client, catalog, limit, offset, on_page):
+    """The last page tells the total without a count; the others count."""
+    _, body = get(client, "/api/v1/models", limit=limit, offset=offset, ordering="-name")
+    assert (len(body["models"]), body["total"]) == (on_page, 5)
+
+
+def test_models__offset_past_the_end_is_an_empty_page(client, catalog):
+    _, body = get(client, "/api/v1/models", offset=10)
+    assert (body["models"], body["total"]) == ([], 5)
+
+
+@pytest.mark.parametrize(
     ("params", "expected"),
     [
         ({"provider": "anthropic"}, {"anthropic-claude-3.5-sonnet", "anthropic-claude-3.5-haiku"}),
@@ -102,6 +137,11 @@ def test_models__headline_status_is_the_worst_region(client, catalog):
         ({"isActive": "true", "provider": "openai"}, {"openai-gpt-4o", "openai-gpt-4o-mini"}),
         ({"q": "omni"}, {"openai-gpt-4o"}),
         ({"search": "HAIKU"}, {"anthropic-claude-3.5-haiku"}),
+        ({"q": "3.5-s"}, {"anthropic-claude-3.5-sonnet"}),
+        ({"q": "%"}, set()),
+        ({"q": "_"}, set()),
+        ({"status": "operational"}, {"anthropic-claude-3.5-sonnet"}),
+        ({"status": "outage", "provider": "anthropic"}, set()),
     ],
 )
 def test_models__filters(client, catalog, params, expected):
