@@ -219,12 +219,7 @@ class Backfill:
             self._retry()
             return
         only = self.options.only
-        acceptance = Acceptance(
-            now=self.now,
-            known_models=None
-            if "models" in files
-            else Model.objects.values_list("slug", flat=True),
-        )
+        acceptance = Acceptance.for_export(files, now=self.now)
         if "providers" in files:
             load = Entity.PROVIDERS in only
             self._timed(
@@ -292,32 +287,18 @@ class Backfill:
 
     def _pass_models(self, export_file, acceptance, load: bool, items=None):
         """Models, and before them the providers they embed that providers.json lacks."""
-        providers_file = any(f.kind == "providers" for f in self.files)
-        in_database = None
-        if not providers_file:
-            in_database = set(Provider.objects.values_list("slug", flat=True)).__contains__
         if items is None:
-            items = acceptance.models_from(self._records(export_file), provider_exists=in_database)
+            items = acceptance.models_from(self._records(export_file))
         providers = self._batcher(Entity.PROVIDERS, keep_items=True)
         models = self._batcher(Entity.MODELS, keep_items=True)
         name = export_file.name if export_file is not None else REJECT_QUEUE
         self.committed.setdefault(name, 0)
-
-        def flush():
-            if not providers.batch.read and not models.batch.read:
-                return
-            provider_batch, model_batch = providers.take(), models.take()
+        for provider_batch, model_batch in batches.model_batches(items, providers, models):
             if load:
                 self.embedded.update(item.key for item in provider_batch.accepted.values())
             with self._batch(name):
                 self._apply(tables.PROVIDERS, provider_batch, load=load)
                 self._apply(tables.MODELS, model_batch, load=load)
-
-        for item in items:
-            (providers if item.entity == Entity.PROVIDERS else models).add(item)
-            if models.full():
-                flush()
-        flush()
 
     def _pass_statuses(self, export_file, acceptance, load: bool):
         """Statuses are read, checked and mapped by a second process; this one writes each
@@ -363,15 +344,14 @@ class Backfill:
                 ],
             )
         if queued[Entity.MODELS] and Entity.MODELS in only:
-            in_database = set(Provider.objects.values_list("slug", flat=True)).__contains__
+            acceptance.provider_exists = set(
+                Provider.objects.values_list("slug", flat=True)
+            ).__contains__
             items = (
                 item
                 for reject in queued[Entity.MODELS]
                 for item in acceptance.accept_model(
-                    reject.raw,
-                    reject.position,
-                    provider_exists=in_database,
-                    queue_key=reject.record_key,
+                    reject.raw, reject.position, queue_key=reject.record_key
                 )
             )
             self._timed(

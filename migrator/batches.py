@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Callable, Iterable, Iterator
 
 from migrator import child_process, source
-from migrator.pipeline import Accepted
+from migrator.pipeline import PROVIDERS, Accepted
 from migrator.rejects import Reject
 
 MAX_WARNING_EXAMPLES = 100
@@ -128,6 +128,17 @@ def in_child(batches, export_file: source.ExportFile, *, name: str) -> Iterator[
             export_file.size, export_file.sha256 = message.size, message.sha256
             return
         yield message
+
+
+def model_batches(items: Iterable, providers: Batcher, models: Batcher) -> Iterator[tuple]:
+    """``(providers batch, models batch)`` pairs of a models pass: the providers that models
+    embed go in the batch before the models that need them."""
+    for item in items:
+        (providers if item.entity == PROVIDERS else models).add(item)
+        if models.full():
+            yield providers.take(), models.take()
+    if providers.batch.read or models.batch.read:
+        yield providers.take(), models.take()
 
 
 def inline_batches(items: Iterable, batcher: Batcher) -> Iterator[Batch]:

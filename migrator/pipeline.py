@@ -90,7 +90,24 @@ class Acceptance:
     ``known_models``: model slugs statuses may name when no models.json is fed (the database's).
     ``held_slugs``: for a replay of queued models, ``{slug: source id}`` of the models the
     database already has (a queued duplicate must not take over another model's slug).
+    ``provider_exists(slug)``: whether a provider not fed here may be taken as it is (the
+    database's, when providers.json is not part of the run).
     """
+
+    @classmethod
+    def for_export(cls, kinds, *, now: dt.datetime) -> Acceptance:
+        """The pass over an export holding the files of ``kinds``: without models.json, statuses
+        may name the database's models; without providers.json, a model's provider that the
+        database has is taken as it is (not recreated from the one the model embeds)."""
+        from catalog.models import Model, Provider
+
+        known = None if "models" in kinds else Model.objects.values_list("slug", flat=True)
+        acceptance = cls(now=now, known_models=known)
+        if "providers" not in kinds:
+            acceptance.provider_exists = set(
+                Provider.objects.values_list("slug", flat=True)
+            ).__contains__
+        return acceptance
 
     def __init__(
         self,
@@ -100,8 +117,10 @@ class Acceptance:
         held_slugs: dict[str, str] | None = None,
         file: str = "",
         location: str = "",
+        provider_exists=None,
     ):
         self.now = now
+        self.provider_exists = provider_exists
         self.known_models = set(known_models) if known_models is not None else None
         self.held_slugs = held_slugs
         self.providers: dict[str, str] = {}  # slug -> position, from providers.json
@@ -163,19 +182,15 @@ class Acceptance:
 
     # --- models -------------------------------------------------------------------------------
 
-    def models_from(
-        self, records: Iterable[tuple[int, object]], *, provider_exists=None
-    ) -> Iterator:
+    def models_from(self, records: Iterable[tuple[int, object]]) -> Iterator:
         """``(index, record)`` pairs of models.json. Yields, before a model whose provider is
-        neither in providers.json nor created yet, that provider (accepted, entity providers).
-        ``provider_exists(slug)``: whether a provider not fed here may be taken as it is (the
-        database's, when providers.json is not part of the run)."""
+        neither in providers.json nor created yet, that provider (accepted, entity providers)."""
         if self.models is None:
             self.models = {}
         for index, raw in records:
-            yield from self.accept_model(raw, position(index), provider_exists=provider_exists)
+            yield from self.accept_model(raw, position(index))
 
-    def accept_model(self, raw, where: str, *, provider_exists=None, queue_key=None) -> Iterator:
+    def accept_model(self, raw, where: str, *, queue_key=None) -> Iterator:
         if self.models is None:
             self.models = {}
         try:
@@ -200,7 +215,7 @@ class Acceptance:
             return
         context = {"provider_slug": provider_slug}
         if not self.provider_known(provider_slug) and not (
-            provider_exists is not None and provider_exists(provider_slug)
+            self.provider_exists is not None and self.provider_exists(provider_slug)
         ):
             try:
                 provider_row = mapping.map_embedded_provider(raw["provider"])

@@ -98,12 +98,7 @@ class Validation:
         wanted = self.options.entities
         for table in tables.TABLES.values():
             tables.prepare(table)
-        acceptance = Acceptance(
-            now=self.now,
-            known_models=None
-            if "models" in files
-            else Model.objects.values_list("slug", flat=True),
-        )
+        acceptance = Acceptance.for_export(files, now=self.now)
         if "providers" in files:
             check = Entity.PROVIDERS in wanted
             self._timed(
@@ -233,30 +228,14 @@ class Validation:
 
     def _models(self, export_file, acceptance):
         wanted = self.options.entities
-        providers_file = any(f.kind == "providers" for f in self.files)
-        in_database = None
-        if not providers_file:
-            in_database = set(Provider.objects.values_list("slug", flat=True)).__contains__
         providers = self._batcher(Entity.PROVIDERS, keep_items=True)
         models = self._batcher(Entity.MODELS, keep_items=True)
-
-        def flush():
-            if not providers.batch.read and not models.batch.read:
-                return
-            provider_batch, model_batch = providers.take(), models.take()
+        items = acceptance.models_from(source.iter_records(export_file))
+        for provider_batch, model_batch in batches.model_batches(items, providers, models):
             if Entity.PROVIDERS in wanted:
                 self._check(tables.PROVIDERS, provider_batch)
             if Entity.MODELS in wanted:
                 self._check(tables.MODELS, model_batch)
-
-        items = acceptance.models_from(
-            source.iter_records(export_file), provider_exists=in_database
-        )
-        for item in items:
-            (providers if item.entity == Entity.PROVIDERS else models).add(item)
-            if models.full():
-                flush()
-        flush()
 
     def _statuses(self, export_file, acceptance):
         batcher = self._batcher(Entity.STATUSES, keep_items=False)
