@@ -220,25 +220,19 @@ class Backfill:
             return
         only = self.options.only
         acceptance = Acceptance.for_export(files, now=self.now)
-        if "providers" in files:
-            load = Entity.PROVIDERS in only
-            self._timed(
-                Entity.PROVIDERS, lambda: self._pass_providers(files["providers"], acceptance, load)
-            )
-            if load:
-                self.loaded.add(Entity.PROVIDERS)
-        if "models" in files:
-            load = Entity.MODELS in only
-            self._timed(Entity.MODELS, lambda: self._pass_models(files["models"], acceptance, load))
-            if load:
-                self.loaded.add(Entity.MODELS)
-        if "statuses" in files:
-            load = Entity.STATUSES in only
-            self._timed(
-                Entity.STATUSES, lambda: self._pass_statuses(files["statuses"], acceptance, load)
-            )
-            if load:
-                self.loaded.add(Entity.STATUSES)
+        passes = {
+            Entity.PROVIDERS: self._pass_providers,
+            Entity.MODELS: self._pass_models,
+            Entity.STATUSES: self._pass_statuses,
+        }
+        # Every file present is read (later entities depend on what earlier ones accept);
+        # only the entities asked for (--only) are loaded.
+        for entity, read in passes.items():
+            if entity in files:
+                load = entity in only
+                self._timed(entity, lambda r=read, e=entity, w=load: r(files[e], acceptance, w))
+                if load:
+                    self.loaded.add(entity)
         self._timed_prune(acceptance)
 
     def _timed(self, entity, work):
