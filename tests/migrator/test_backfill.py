@@ -21,6 +21,15 @@ def edit(path, change):
     path.write_text(json.dumps(data))
 
 
+def entities(out: str) -> dict:
+    """The per-entity counts of a ``--format json`` report, with their total."""
+    document = json.loads(out)["entities"]
+    names = ("read", "inserted", "updated", "unchanged", "rejected", "pruned", "absent", "warnings")
+    table = {entity: {k: counts[k] for k in names} for entity, counts in document.items()}
+    table["total"] = {k: sum(row[k] for row in list(table.values())) for k in names}
+    return table
+
+
 def counts(out: str) -> dict:
     """The summary table's rows, by entity."""
     table = {}
@@ -130,9 +139,9 @@ def test_sample__unmapped_fields_are_kept_in_metadata(sample_export):
 def test_second_run__reports_everything_unchanged_and_moves_no_updated_at(sample_export):
     backfill(sample_export)
     before, stamps = catalog_snapshot(), updated_stamps()
-    code, out, _ = backfill(sample_export)
+    code, out, _ = backfill(sample_export, "--format", "json")
     assert code == 1
-    table = counts(out)
+    table = entities(out)
     assert table["total"]["inserted"] == table["total"]["updated"] == 0
     assert table["total"]["unchanged"] == 10 + 39 + 56
     assert catalog_snapshot() == before
@@ -148,9 +157,9 @@ def test_changed_record__is_updated_alone(sample_export):
         sample_export / "model-status.json",
         lambda d: d["statuses"]["openai-o3"].update(status="outage", availability=12.5),
     )
-    code, out, _ = backfill(sample_export)
+    code, out, _ = backfill(sample_export, "--format", "json")
     assert code == 1
-    table = counts(out)
+    table = entities(out)
     assert table["statuses"]["updated"] == 1
     assert table["statuses"]["unchanged"] == 55
     row = ModelStatus.objects.get(model__slug="openai-o3")
@@ -170,9 +179,9 @@ def test_reformatted_record_with_equal_values__is_unchanged(sample_export):
             {"openai-o3": dict(reversed(list(d["statuses"]["openai-o3"].items())))}
         ),
     )
-    code, out, _ = backfill(sample_export)
+    code, out, _ = backfill(sample_export, "--format", "json")
     assert code == 1
-    table = counts(out)
+    table = entities(out)
     assert table["statuses"]["updated"] == 0 and table["statuses"]["unchanged"] == 56
     assert updated_stamps() == stamps
 
@@ -208,16 +217,16 @@ def test_dry_run__after_a_change_reports_the_update_and_keeps_the_old_value(samp
         sample_export / "model-status.json",
         lambda d: d["statuses"]["openai-o3"].update(availability=50.0),
     )
-    _, out, _ = backfill(sample_export, "--dry-run")
-    assert counts(out)["statuses"]["updated"] == 1
+    _, out, _ = backfill(sample_export, "--dry-run", "--format", "json")
+    assert entities(out)["statuses"]["updated"] == 1
     assert ModelStatus.objects.get(model__slug="openai-o3").availability != 50.0
 
 
 def test_absent_rows__are_counted_and_kept_without_prune(sample_export):
     backfill(sample_export)
     edit(sample_export / "model-status.json", lambda d: d["statuses"].pop("openai-o3"))
-    _, out, _ = backfill(sample_export)
-    assert counts(out)["statuses"]["absent"] == 1
+    _, out, _ = backfill(sample_export, "--format", "json")
+    assert entities(out)["statuses"]["absent"] == 1
     assert ModelStatus.objects.filter(model__slug="openai-o3").exists()
 
 
@@ -230,9 +239,9 @@ def test_prune__archives_then_deletes_what_the_export_no_longer_holds(sample_exp
 
     edit(sample_export / "models.json", drop_model)
     edit(sample_export / "model-status.json", lambda d: d["statuses"]["openai-whisper-v3"].pop())
-    code, out, _ = backfill(sample_export, "--prune")
+    code, out, _ = backfill(sample_export, "--prune", "--format", "json")
     assert code == 1  # the sample's three rejects
-    table = counts(out)
+    table = entities(out)
     assert table["models"]["pruned"] == 1
     # The pruned model's own status, and one region of whisper.
     assert table["statuses"]["pruned"] == 2
@@ -258,8 +267,8 @@ def test_prune__archives_then_deletes_what_the_export_no_longer_holds(sample_exp
 def test_prune_dry_run__reports_and_keeps(sample_export):
     backfill(sample_export)
     edit(sample_export / "model-status.json", lambda d: d["statuses"].pop("openai-o3"))
-    _, out, _ = backfill(sample_export, "--prune", "--dry-run")
-    assert counts(out)["statuses"]["pruned"] == 1
+    _, out, _ = backfill(sample_export, "--prune", "--dry-run", "--format", "json")
+    assert entities(out)["statuses"]["pruned"] == 1
     assert ModelStatus.objects.filter(model__slug="openai-o3").exists()
     assert not PrunedRow.objects.exists()
 
@@ -350,9 +359,11 @@ def test_wrong_shape_or_syntax__is_a_command_error_naming_the_file(
 
 def test_zero_models__is_a_valid_export(sample_export):
     edit(sample_export / "models.json", lambda d: d.update(models=[]))
-    code, out, _ = backfill(sample_export / "providers.json", sample_export / "models.json")
+    code, out, _ = backfill(
+        sample_export / "providers.json", sample_export / "models.json", "--format", "json"
+    )
     assert code == 0
-    assert counts(out)["models"]["read"] == 0
+    assert entities(out)["models"]["read"] == 0
     assert Provider.objects.count() == 9
 
 
@@ -399,9 +410,9 @@ def test_retry_failed__loads_what_now_can_and_keeps_the_rest(sample_export):
     backfill(sample_export)
     provider = Provider.objects.get(slug="openai")
     Model.objects.create(provider=provider, slug="openai-gpt-5-preview", name="GPT-5 preview")
-    code, out, _ = backfill("--retry-failed")
+    code, out, _ = backfill("--retry-failed", "--format", "json")
     assert code == 1
-    table = counts(out)
+    table = entities(out)
     assert table["statuses"]["read"] == 2
     assert table["statuses"]["inserted"] == 1 and table["statuses"]["rejected"] == 1
     assert table["models"]["rejected"] == 1  # the duplicate slug is still a duplicate
