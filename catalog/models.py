@@ -168,7 +168,7 @@ class CatalogVersion(models.Model):
 
     Database triggers raise it (migration 0002), so that writes made by any code path, by hand in
     SQL or by a data migration are all seen; a response cache keyed by it is never stale once a
-    write has committed (catalog/cache.py). The value is at least the commit's time in
+    write has committed (catalog/response_cache.py). The value is at least the commit's time in
     microseconds, so it never goes back, even after a restore from an older backup.
     """
 
