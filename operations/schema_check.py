@@ -171,7 +171,10 @@ def scratch_connection(live):
             ) from exc
         options = dict(settings.get("OPTIONS") or {})
         options.pop("pool", None)
-        options["options"] = f"{options.get('options', '')} -c search_path={alias}".strip()
+        # public after the scratch schema: extensions live there (pg_trgm's operator classes,
+        # which the catalog's trigram indexes name); every table is built in the scratch one.
+        search_path = f"-c search_path={alias},public"
+        options["options"] = f"{options.get('options', '')} {search_path}".strip()
         settings.update(OPTIONS=options, CONN_MAX_AGE=0)
 
         def cleanup():
