@@ -114,10 +114,7 @@ class Backfill:
         self.queued: dict[str, set[str]] = {}
         self.embedded: set[str] = set()
         self.loaded: set[str] = set()
-        self.analyzed: set[str] = set()
-        self.parents: dict[
-            str, tables.ParentIds
-        ] = {}  # entities whose rows this run wrote or matched, whole
+        self.staging = tables.Staging()
         self.run_record: BackfillRun | None = None
         self.now = timezone.now()
 
@@ -274,10 +271,13 @@ class Backfill:
 
     def _pass_providers(self, export_file, acceptance, load: bool):
         items = acceptance.providers_from(self._records(export_file))
-        for batch in batches.inline_batches(
-            items, self._batcher(Entity.PROVIDERS, keep_items=True)
-        ):
-            self._flush(export_file.name, tables.PROVIDERS, batch, load=load)
+        self._flush_inline(export_file.name, tables.PROVIDERS, items, load=load)
+
+    def _flush_inline(self, file_name: str, table, items, *, load: bool = True):
+        """Items read in this process (no child), batch by batch."""
+        batcher = self._batcher(table.entity, keep_items=True)
+        for batch in batches.inline_batches(items, batcher):
+            self._flush(file_name, table, batch, load=load)
 
     def _pass_models(self, export_file, acceptance, load: bool, items=None):
         """Models, and before them the providers they embed that providers.json lacks."""
@@ -329,13 +329,9 @@ class Backfill:
                     reject.raw, reject.position, queue_key=reject.record_key
                 )
             )
-            batcher = self._batcher(Entity.PROVIDERS, keep_items=True)
             self._timed(
                 Entity.PROVIDERS,
-                lambda: [
-                    self._flush(REJECT_QUEUE, tables.PROVIDERS, b, load=True)
-                    for b in batches.inline_batches(items, batcher)
-                ],
+                lambda: self._flush_inline(REJECT_QUEUE, tables.PROVIDERS, items),
             )
         if queued[Entity.MODELS] and Entity.MODELS in only:
             acceptance.provider_exists = set(
@@ -365,13 +361,9 @@ class Backfill:
                     queue_keys=[reject.record_key],
                 )
             )
-            batcher = self._batcher(Entity.STATUSES, keep_items=True)
             self._timed(
                 Entity.STATUSES,
-                lambda: [
-                    self._flush(REJECT_QUEUE, tables.STATUSES, b, load=True)
-                    for b in batches.inline_batches(items, batcher)
-                ],
+                lambda: self._flush_inline(REJECT_QUEUE, tables.STATUSES, items),
             )
 
     # --- batches ------------------------------------------------------------------------------
@@ -406,8 +398,7 @@ class Backfill:
         self.warnings += batch.warning_examples[: MAX_EXAMPLES - len(self.warnings)]
         if not batch.rows:
             return
-        tables.stage(table, batch.rows, self._parents(table))
-        self._analyze_once(table, len(batch.rows))
+        self.staging.load(table, batch.rows)
         loaded_keys = []
         missing_parent = []
         inserts = updates = 0
@@ -426,25 +417,12 @@ class Backfill:
         counts.updated += updates
         tables.write(table, self.now, inserts=inserts > 0, updates=updates > 0)
         tables.mark_seen(table)
-        if table is tables.PROVIDERS and Entity.MODELS in self.parents:
-            self.parents[Entity.MODELS].learn(item.key for item in batch.accepted.values())
+        if table is tables.PROVIDERS:
+            self.staging.learn(tables.MODELS, (item.key for item in batch.accepted.values()))
         by_pos = {row[0]: row for row in batch.rows}
         for pos in missing_parent:
             self._queue_reject(_missing_parent(table, by_pos[pos], batch))
         self._resolve_queued(table, [by_pos[pos] for pos in loaded_keys], batch)
-
-    def _parents(self, table) -> tables.ParentIds:
-        """The parent ids a table's batches resolve against, read once when first needed."""
-        if table.entity not in self.parents:
-            self.parents[table.entity] = tables.ParentIds(table)
-        return self.parents[table.entity]
-
-    def _analyze_once(self, table, rows: int):
-        """Statistics for the staging table once it holds a full batch: its later batches are
-        alike, and without them PostgreSQL may scan the stored table for every batch."""
-        if rows >= 1000 and table.entity not in self.analyzed:
-            tables.analyze_stage(table)
-            self.analyzed.add(table.entity)
 
     def _resolve_queued(self, table, rows, batch):
         """Queued rejects that loaded in this batch leave the queue."""
@@ -493,7 +471,7 @@ def _missing_parent(table, row, batch) -> rejects.Reject:
     return rejects.Reject(
         entity=table.entity,
         record_key=key,
-        file={"statuses": "model-status.json", "models": "models.json"}[table.entity],
+        file=source.FILE_OF_KIND[table.entity],
         location="",
         position=position,
         reason=(

@@ -31,8 +31,3 @@ def values_equal(a, b, *, tolerance: float = 0.0) -> bool:
             values_equal(x, y, tolerance=tolerance) for x, y in zip(a, b, strict=True)
         )
     return a == b
-
-
-def differing_columns(expected: dict, actual: dict, columns, *, tolerance: float = 0.0) -> list:
-    """The columns whose values differ between a mapped record and a database row."""
-    return [c for c in columns if not values_equal(expected[c], actual[c], tolerance=tolerance)]

@@ -26,12 +26,11 @@ import reprlib
 from collections.abc import Iterable, Iterator
 
 from catalog.fields import InvalidValue, check_json
-from migrator import mapping
+from migrator import mapping, source
 from migrator.models import Entity
 from migrator.rejects import Reject
 
 PROVIDERS, MODELS, STATUSES = Entity.PROVIDERS, Entity.MODELS, Entity.STATUSES
-FILE_NAMES = {PROVIDERS: "providers.json", MODELS: "models.json", STATUSES: "model-status.json"}
 
 
 @dataclasses.dataclass(slots=True)
@@ -143,7 +142,7 @@ class Acceptance:
         return Reject(
             entity=entity,
             record_key=record_key,
-            file=self.file or FILE_NAMES[entity],
+            file=self.file or source.FILE_OF_KIND[entity],
             location=self.location,
             position=where,
             reason=error.reason,

@@ -195,6 +195,32 @@ class ParentIds:
         return self.ids.get(slug)
 
 
+class Staging:
+    """The staging side of one run: each table's parent ids (read when first needed) and its
+    statistics (taken once, from the first full batch: later batches are alike, and without
+    them PostgreSQL may scan the stored table for every batch)."""
+
+    ANALYZE_FROM = 1000  # rows
+
+    def __init__(self):
+        self.parents: dict[str, ParentIds] = {}
+        self.analyzed: set[str] = set()
+
+    def load(self, table: Table, rows: list[list]) -> None:
+        """Stage ``rows`` (see :func:`stage`) for ``table``."""
+        if table.entity not in self.parents:
+            self.parents[table.entity] = ParentIds(table)
+        stage(table, rows, self.parents[table.entity])
+        if len(rows) >= self.ANALYZE_FROM and table.entity not in self.analyzed:
+            analyze_stage(table)
+            self.analyzed.add(table.entity)
+
+    def learn(self, parent_of: Table, slugs: Iterable[str]) -> None:
+        """Rows created in ``parent_of``'s parent table since its ids were read."""
+        if parent_of.entity in self.parents:
+            self.parents[parent_of.entity].learn(slugs)
+
+
 def stage(table: Table, rows: list[list], parents: ParentIds | None = None) -> None:
     """Replace the staging table's rows with ``rows``: ``[pos, parent slug, *ready values]``
     (the parent slug becomes its id, or NULL when no such parent row exists)."""
@@ -347,20 +373,17 @@ def staged_and_stored(table: Table, positions: list[int]) -> dict[int, tuple[dic
     return found
 
 
-def unseen(table: Table, *, within: str = "", params: Iterable = ()) -> list[tuple[int, str]]:
-    """``(id, natural key)`` of the stored rows the run did not see, by id (``within``: an extra
-    SQL condition on ``t``)."""
+def unseen(table: Table) -> list[tuple[int, str]]:
+    """``(id, natural key)`` of the stored rows the run did not see, by id."""
     key = f"t.{q('slug')}"
     join = ""
     if table is STATUSES:
         join = f"JOIN {q(Model._meta.db_table)} AS m ON m.id = t.{q('model_id')}"
         key = f"m.{q('slug')} || '@' || t.{q('region')}"
-    condition = f"AND {within}" if within else ""
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT t.id, {key} FROM {q(table.name)} AS t {join} WHERE NOT EXISTS "
-            f"(SELECT 1 FROM {table.seen} AS n WHERE n.id = t.id) {condition} ORDER BY t.id",
-            list(params),
+            f"(SELECT 1 FROM {table.seen} AS n WHERE n.id = t.id) ORDER BY t.id"
         )
         return cursor.fetchall()
 

@@ -53,8 +53,7 @@ class Validation:
         self.files: list[source.ExportFile] = []
         self.now = timezone.now()
         self.run_record: ValidationRun | None = None
-        self.analyzed: set[str] = set()
-        self.parents: dict[str, tables.ParentIds] = {}
+        self.staging = tables.Staging()
 
     # --- the run ------------------------------------------------------------------------------
 
@@ -255,12 +254,7 @@ class Validation:
             self._rejected(reject)
         if not batch.rows:
             return
-        if entity not in self.parents:
-            self.parents[entity] = tables.ParentIds(table)
-        tables.stage(table, batch.rows, self.parents[entity])
-        if len(batch.rows) >= 1000 and entity not in self.analyzed:
-            tables.analyze_stage(table)  # once: later batches are alike
-            self.analyzed.add(entity)
+        self.staging.load(table, batch.rows)
         by_pos = {row[0]: row for row in batch.rows}
         differing = []
         for pos, parent_id, row_id, differs in tables.classify(
