@@ -209,6 +209,21 @@ COUNTERS_IN_BACKGROUND = environment.bool("COUNTERS_IN_BACKGROUND", default=True
 COUNTERS_FLUSH_SECONDS = environment.float(
     "COUNTERS_FLUSH_SECONDS", default=1.0, positive=True, unit="seconds"
 )
+# Bearer token of Prometheus's scrapes of /metrics. Unset: /metrics answers 404 in production
+# (DEBUG=false) and is open to anyone with DEBUG=true (a developer's machine).
+METRICS_TOKEN = environment.str("METRICS_TOKEN", default="")
+# Error reports to Sentry (sentry-sdk) when set; off by default. No personal data is sent.
+SENTRY_DSN = environment.str("SENTRY_DSN", default="")
+SENTRY_ENVIRONMENT = environment.str("SENTRY_ENVIRONMENT", default="production")
+if SENTRY_DSN:
+    import sentry_sdk
+
+    sentry_sdk.init(
+        dsn=SENTRY_DSN,
+        environment=SENTRY_ENVIRONMENT,
+        send_default_pii=False,
+        traces_sample_rate=0.0,  # errors only: the latencies are in /metrics
+    )
 # Bearer token of the monitors that PUT statuses (/api/v1/models/<slug>/status). Unset: that
 # endpoint answers 503 (writes disabled).
 STATUS_WRITE_TOKEN = environment.str("STATUS_WRITE_TOKEN", default="")

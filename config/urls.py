@@ -11,6 +11,8 @@ HEALTH_CHECKS = [
 ]
 
 urlpatterns = [
+    # /metrics and the admin's migration dashboard (before admin/: its URL is under it).
+    path("", include("live.urls")),
     path("admin/", admin.site.urls),
     # Before live's api/v1/: /api/v1/debug/db is the operations app's.
     path("", include("operations.urls")),

@@ -11,6 +11,8 @@ Latencies are kept as a histogram with fixed bounds (:data:`BOUNDS`), which can 
 workers; a percentile is read from the summed histogram (the upper bound of its bucket: a p95
 that errs on the slow side, never the fast one).
 
+Lifetime totals (Prometheus counters, which must never go down) are in live.totals.
+
 API: :func:`record`, :func:`record_mismatch`, :func:`flush`, :func:`window`, :func:`minutes`.
 """
 
@@ -54,7 +56,7 @@ BOUNDS = (
     10.0,
     30.0,
 )
-# Rows older than this are deleted by the workers' flushes (at most every ten minutes each).
+# Rows are folded into lifetime totals, then deleted after RETENTION (live.totals).
 RETENTION = dt.timedelta(days=2)
 
 
@@ -71,6 +73,8 @@ class _Bucket:
     statuses: Counter = dataclasses.field(default_factory=Counter)
     fallbacks: Counter = dataclasses.field(default_factory=Counter)
     mismatches: int = 0
+    store_seconds: float = 0.0
+    store_latency: list = dataclasses.field(default_factory=lambda: [0] * (len(BOUNDS) + 1))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,7 +109,6 @@ class Counters:
         self._buckets: dict[tuple, _Bucket] = {}
         self._dirty: set[tuple] = set()
         self._thread: threading.Thread | None = None
-        self._pruned_at = 0.0
         self._pid = os.getpid()
         self._worker = _worker_name()
 
@@ -138,15 +141,20 @@ class Counters:
         *,
         error: bool = False,
         fallback: str | None = None,
+        store_seconds: float | None = None,
     ) -> None:
         """One read routed to ``store``: its HTTP status, whole-response time, whether the store
-        failed (``error``) and, if another store answered, ``fallback`` ("from->to:category")."""
+        failed (``error``), if another store answered ``fallback`` ("from->to:category"), and
+        the time the call to ``store`` itself took (``store_seconds``)."""
         with self._lock:
             _, bucket = self._bucket(store, endpoint)
             bucket.requests += 1
             bucket.errors += int(error)
             bucket.seconds += seconds
             bucket.latency[bisect.bisect_left(BOUNDS, seconds)] += 1
+            if store_seconds is not None:
+                bucket.store_seconds += store_seconds
+                bucket.store_latency[bisect.bisect_left(BOUNDS, store_seconds)] += 1
             bucket.statuses[str(status)] += 1
             if fallback:
                 bucket.fallbacks[fallback] += 1
@@ -214,6 +222,8 @@ class Counters:
                     "statuses",
                     "fallbacks",
                     "mismatches",
+                    "store_seconds",
+                    "store_latency",
                 ],
             )
         except DatabaseError as exc:
@@ -221,7 +231,6 @@ class Counters:
                 self._dirty |= dirty
             logger.warning("event=counters_unwritten rows=%s error=%r", len(rows), str(exc)[:200])
             return False
-        self._prune()
         return True
 
     def _row(self, key, bucket: _Bucket) -> TrafficBucket:
@@ -238,14 +247,9 @@ class Counters:
             statuses=dict(bucket.statuses),
             fallbacks=dict(bucket.fallbacks),
             mismatches=bucket.mismatches,
+            store_seconds=bucket.store_seconds,
+            store_latency=list(bucket.store_latency),
         )
-
-    def _prune(self) -> None:
-        now = time.monotonic()
-        if now - self._pruned_at < 600:
-            return
-        self._pruned_at = now
-        TrafficBucket.objects.filter(minute__lt=timezone.now() - RETENTION).delete()
 
 
 _subscribers: list = []

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 
-from live import counters, maintenance, runtime
+from live import counters, maintenance, runtime, targets, totals
 from live.guard import guard
 
 
@@ -18,6 +18,9 @@ class LiveMiddleware:
         self.get_response = get_response
         # The guard judges the whole service after each flush of this worker's counts.
         counters.after_flush(guard.check)
+        # ... folds old minutes into the lifetime totals (/metrics), and checks the targets.
+        counters.after_flush(totals.fold_now_and_then)
+        counters.after_flush(targets.check_now_and_then)
         runtime.serving = True  # this process serves: it reports DATA_BACKEND_OVERRIDE
 
     def __call__(self, request):
@@ -36,5 +39,6 @@ class LiveMiddleware:
                 time.perf_counter() - started,
                 error=outcome["error"],
                 fallback=outcome["fallback"],
+                store_seconds=outcome.get("store_seconds"),
             )
         return response

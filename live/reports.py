@@ -67,6 +67,7 @@ def status_text(document: dict) -> str:
             f"{'passed' if validation['passed'] else 'FAILED'} at {validation['finishedAt']}; "
             f"covers the current export: {covers}"
         )
+    lines.extend(targets_text(document["targets"], document["alerts"]))
     ready = document["readyForDatabase"]
     lines.append(
         "ready to switch reads to the database: "
@@ -81,3 +82,33 @@ def status_text(document: dict) -> str:
                 f"{entry['action']}{forced} — {entry['reason']}"
             )
     return "\n".join(lines)
+
+
+def targets_text(targets: dict, alerts: list) -> list[str]:
+    """The targets per store and window, then what is crossed (and alerted since when)."""
+    t = targets["targets"]
+    lines = [
+        f"targets:        p95 < {t['p95Ms']:g} ms, error rate < {t['errorRatePercent']:g}%, "
+        f"database p95 <= {t['databaseToJsonP95']:g}x JSON's (judged from {t['minRequests']} "
+        "reads, all workers)"
+    ]
+    for store, windows in targets["stores"].items():
+        cells = []
+        for name, w in windows.items():
+            if not w["requests"]:
+                cells.append(f"{name}: no reads")
+                continue
+            verdict = "ok" if w["ok"] else "CROSSED"
+            if not w["judged"]:
+                verdict = "not judged"
+            p95 = "-" if w["p95Ms"] is None else f"<= {w['p95Ms']:g} ms"
+            cells.append(
+                f"{name}: {w['requests']} reads, {w['errorRatePercent']:g}% failed, p95 {p95} "
+                f"[{verdict}]"
+            )
+        lines.append(f"  {store + ':':<10} " + "; ".join(cells))
+    for item in targets["crossed"]:
+        lines.append(f"  CROSSED {item['name']}: {item['message']}")
+    for alert in alerts:
+        lines.append(f"  alert since {alert['since']:%Y-%m-%d %H:%M:%S}: {alert['name']}")
+    return lines

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from catalog.models import Model
-from live import counters, runtime, writes
+from live import counters, runtime, targets, writes
 from migrator import source
 from migrator.errors import MigratorError, SourceError
 from migrator.models import AuditEntry, Backend, ShadowMismatch, ShadowStats, ValidationRun
@@ -285,4 +285,6 @@ def status() -> dict:
             "examples": list(ShadowMismatch.objects.values("at", "path", "difference")[:5]),
         },
         "audit": list(AuditEntry.objects.values("at", "actor", "action", "reason", "forced")[:10]),
+        "targets": targets.evaluate(),
+        "alerts": targets.active(),
     }

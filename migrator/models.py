@@ -240,6 +240,10 @@ class TrafficBucket(models.Model):
     statuses = models.JSONField(default=dict, help_text="Responses by HTTP status.")
     fallbacks = models.JSONField(default=dict, help_text="'from->to:category': count")
     mismatches = models.PositiveBigIntegerField(default=0, help_text="Shadow mismatches.")
+    store_latency = models.JSONField(
+        default=list, help_text="Histogram of the store calls' times (live.counters.BOUNDS)."
+    )
+    store_seconds = models.FloatField(default=0.0, help_text="Sum of the store calls' times.")
 
     class Meta:
         constraints = [
@@ -251,6 +255,50 @@ class TrafficBucket(models.Model):
 
     def __str__(self):
         return f"{self.store} {self.endpoint} {self.minute:%H:%M} ({self.worker})"
+
+
+class TrafficTotal(models.Model):
+    """The traffic of one store and endpoint from the start up to ``TrafficTotal.through`` (the
+    folded minutes of TrafficBucket), so that totals never go down when old buckets are deleted.
+
+    The row with empty store and endpoint is the mark: its ``through`` is the first minute not
+    yet folded, and locking it serializes the folds (live.counters.fold).
+    """
+
+    store = models.CharField(max_length=16, blank=True)
+    endpoint = models.CharField(max_length=64, blank=True)
+    through = models.DateTimeField(null=True, blank=True, help_text="The mark row only.")
+    requests = models.PositiveBigIntegerField(default=0)
+    errors = models.PositiveBigIntegerField(default=0)
+    seconds = models.FloatField(default=0.0)
+    latency = models.JSONField(default=list)
+    store_seconds = models.FloatField(default=0.0)
+    store_latency = models.JSONField(default=list)
+    statuses = models.JSONField(default=dict)
+    fallbacks = models.JSONField(default=dict)
+    mismatches = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["store", "endpoint"], name="migrator_traffic_total_key")
+        ]
+
+    def __str__(self):
+        return f"{self.store or 'mark'} {self.endpoint}"
+
+
+class TargetBreach(models.Model):
+    """A service target (live.targets) crossed now; the row exists while it stays crossed, so
+    the alert is logged once per crossing by whichever worker creates it."""
+
+    name = models.CharField(max_length=64, unique=True, help_text="store:measure:window")
+    since = models.DateTimeField()
+    value = models.FloatField()
+    limit = models.FloatField()
+    message = models.TextField()
+
+    def __str__(self):
+        return self.name
 
 
 class PendingWrite(models.Model):

@@ -1,7 +1,8 @@
 """``/api/v1/dual-write/stats``: how the move's writes are doing, for dashboards and operators.
 
-Everyone sees the counts; error texts (which may name hosts, databases and paths) only the
-monitors' bearer token or a staff login sees.
+Everyone sees the counts; error texts (which may name hosts, databases and paths) and the service
+targets (p95 and error rate per store, live.targets) only the monitors' bearer token or a staff
+login sees.
 """
 
 from django.db import DatabaseError
@@ -9,7 +10,7 @@ from django.http import JsonResponse
 from django.utils import timezone
 
 from catalog.serializers import format_timestamp
-from live import runtime, writes
+from live import runtime, targets, writes
 from live.api.views import authorized, methods
 from live.fallback import incidents
 from migrator.errors import first_line
@@ -47,6 +48,17 @@ def dual_write_stats(request):
             "lastError": (row.last_error or None) if row and privileged else None,
             "lastErrorAt": format_timestamp(row.last_error_at) if row else None,
         }
+    service_targets = None
+    if privileged:  # the whole service's traffic: for monitors and staff
+        try:
+            service_targets = targets.evaluate() | {
+                "alerts": [
+                    alert | {"since": format_timestamp(alert["since"])}
+                    for alert in targets.active()
+                ]
+            }
+        except DatabaseError:
+            service_targets = None
     queues = writes.queue_status()
     fallbacks = incidents.as_dict()
     if not privileged:
@@ -73,6 +85,7 @@ def dual_write_stats(request):
                 "compared": shadow.compared if shadow else 0,
                 "mismatched": shadow.mismatched if shadow else 0,
             },
+            "targets": service_targets,
             "stateSource": state.source,
             "error": error,
             "details": privileged,
