@@ -97,7 +97,7 @@ def test_fold__concurrent_folds_count_each_minute_once():
     def fold():
         try:
             totals.fold()
-        except Exception as exc:  # noqa: BLE001 - reported below
+        except Exception as exc:  # reported below
             errors.append(exc)
         finally:
             connection.close()
