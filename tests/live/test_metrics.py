@@ -1,4 +1,8 @@
 import datetime as dt
+import re
+import threading
+import time
+import urllib.request
 
 import pytest
 from django.utils import timezone
@@ -7,6 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from live import counters, totals
 from migrator.models import Backend, DeadLetter, PendingWrite
 from tests.conftest import command
+from tests.live.test_live import Catalog
 
 pytestmark = pytest.mark.django_db
 TOKEN = "metrics-test-token"
@@ -142,3 +147,119 @@ def test_metrics__totals_do_not_go_down_when_old_minutes_are_folded(client, toke
         (("endpoint", "status"), ("status", "200"), ("store", "json")),
     )
     assert before[key] == after[key] == 3.0
+
+
+# --- Real processes: gunicorn with two workers on loopback ----------------------------------
+
+
+def fetch_metrics(server) -> dict:
+    request = urllib.request.Request(  # noqa: S310 (our own http:// server)
+        server.url + "/metrics", headers={"Authorization": f"Bearer {TOKEN}", "Connection": "close"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+        text = response.read().decode()
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def total(samples: dict, name: str, **labels) -> float:
+    return sum(
+        value
+        for (sample, found), value in samples.items()
+        if sample == name and set(labels.items()) <= set(found)
+    )
+
+
+def poll(condition, timeout: float):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.5)
+
+
+@pytest.fixture
+def observed(sample_export, tmp_path, scratch_database):
+    catalog = Catalog(sample_export, tmp_path, scratch_database)
+    log = tmp_path / "gunicorn.log"
+    server = catalog.server(log, METRICS_TOKEN=TOKEN)
+    yield catalog, server, log
+    server.stop()
+
+
+@pytest.mark.live
+def test_two_workers__metrics_count_every_request_whichever_worker_served_it(observed):
+    catalog, server, _ = observed
+    paths = [
+        "/api/v1/status",
+        "/api/v1/models?limit=5",
+        "/api/v1/providers",
+        "/api/v1/models/openai-o3",
+    ]
+    failures = []
+
+    def client(worker: int):
+        for i in range(125):
+            status, _ = server.get(paths[(worker + i) % len(paths)])
+            if status != 200:
+                failures.append(status)
+
+    threads = [threading.Thread(target=client, args=(w,)) for w in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    # Each worker writes its counts every second; any worker's /metrics sums them all.
+    counted = poll(
+        lambda: total(fetch_metrics(server), "catalog_http_requests_total") == 1000, timeout=15
+    )
+    samples = fetch_metrics(server)
+    assert counted, total(samples, "catalog_http_requests_total")
+    assert total(samples, "catalog_http_requests_total", endpoint="status", status="200") == 250
+    assert total(samples, "catalog_http_request_duration_seconds_count", store="json") == 1000
+    assert total(samples, "catalog_store_call_duration_seconds_count", store="json") == 1000
+    workers = catalog.sql("SELECT COUNT(DISTINCT worker) FROM migrator_trafficbucket")[0][0]
+    assert workers == 2  # both workers served (and counted) part of the thousand
+
+
+@pytest.mark.live
+def test_json_store_failure__in_metrics_status_and_the_alert_line_within_a_minute(observed):
+    catalog, server, log = observed
+    for _ in range(30):
+        assert server.get("/api/v1/status")[0] == 200
+    away = catalog.export.with_name("export.away")
+    catalog.export.rename(away)  # the JSON store's files are gone: a real fault
+    started = time.monotonic()
+    try:
+        for _ in range(40):
+            status, body = server.get("/api/v1/providers")
+            assert status == 200 and body["dataSource"] == "database"  # the fallback answers
+        errors = poll(
+            lambda: total(fetch_metrics(server), "catalog_store_errors_total", store="json") >= 40,
+            timeout=60,
+        )
+        assert errors
+        samples = fetch_metrics(server)
+        assert (
+            total(samples, "catalog_fallbacks_total", from_store="json", reason="json unavailable")
+            == 40
+        )
+        alerted = poll(lambda: "event=alert target=json:error_rate:5m" in log.read_text(), 60)
+        assert alerted, log.read_text()[-3000:]
+        assert total(fetch_metrics(server), "catalog_target_crossed", target="json:error_rate:5m")
+        status = catalog.operator("switch_backend", "status")
+        assert "CROSSED json:error_rate:5m: json over the last 5m: error rate 57.1% (40 of 70" in (
+            status.stdout
+        )
+        assert time.monotonic() - started < 60
+        # One alert line for the crossing, whichever worker saw it first, however many reads.
+        assert log.read_text().count("event=alert target=json:error_rate:5m") == 1
+        # gunicorn's access log carries each request's duration.
+        assert re.search(r'"GET /api/v1/providers HTTP/1.1" 200 \d+ \d+ms', log.read_text())
+    finally:
+        away.rename(catalog.export)
