@@ -282,3 +282,7 @@ class DeadLetterAdmin(ReadOnlyAdmin):
                 return
             count += 1
         self.message_user(request, f"{count} discarded")
+
+
+# The admin's index links to the migration dashboard (live.dashboard).
+admin.site.index_template = "live/admin_index.html"

@@ -11,7 +11,7 @@ import math
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-WIDTH, HEIGHT = 560, 200
+WIDTH, HEIGHT = 440, 190
 LEFT, RIGHT, TOP, BOTTOM = 56, 12, 14, 30
 COLORS = {"json": "#1f77b4", "database": "#d95f02"}
 

@@ -49,10 +49,13 @@ def dashboard(request):
     """Staff only (wrapped in admin_view by live.urls)."""
     data = series()
     chart_list = [
-        charts.line_chart("p95 response time", "ms", data["p95"], MINUTES),
-        charts.line_chart("request rate", "reads/s", data["rate"], MINUTES),
-        charts.line_chart("error rate", "%", data["errors"], MINUTES),
-        charts.line_chart("fallbacks", "per minute", data["fallbacks"], MINUTES),
+        (title, charts.line_chart(title, unit, data[key], MINUTES))
+        for key, title, unit in (
+            ("p95", "p95 response time", "ms"),
+            ("rate", "request rate", "reads/s"),
+            ("errors", "error rate (reads the store failed)", "%"),
+            ("fallbacks", "fallbacks away from the store", "per minute"),
+        )
     ]
     document = switch.status()
     context = admin.site.each_context(request) | {

@@ -2,6 +2,7 @@
 chromium against gunicorn (production settings, collected static files)."""
 
 import os
+import time
 
 import pytest
 
@@ -92,3 +93,75 @@ def test_admin__renders_and_saves_under_the_csp_in_chromium(admin_server):
     assert violations == []
     _, body = admin_server.get("/api/v1/models/openai-o3")
     assert body["model"]["status"]["status"] == "outage"
+
+
+def test_dashboard__charts_state_and_a_failed_store_in_chromium(
+    admin_server, sample_export, tmp_path
+):
+    from playwright.sync_api import sync_playwright
+
+    for path in ("/api/v1/status", "/api/v1/models?limit=5", "/api/v1/providers") * 10:
+        assert admin_server.get(path)[0] == 200
+    away = sample_export.with_name("export.away")
+    sample_export.rename(away)  # a real fault: the JSON store's files are gone
+    try:
+        for _ in range(40):
+            assert admin_server.get("/api/v1/providers")[1]["dataSource"] == "database"
+        violations = []
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+            try:
+                page = browser.new_page(viewport={"width": 1280, "height": 1100})
+                page.on(
+                    "console",
+                    lambda message: (
+                        violations.append(message.text)
+                        if "Content Security Policy" in message.text
+                        else None
+                    ),
+                )
+                page.goto(admin_server.url + "/admin/migration-dashboard/")
+                page.wait_for_url("**/admin/login/**")  # staff only
+                page.fill("#id_username", "root")
+                page.fill("#id_password", PASSWORD)
+                page.click("input[type=submit]")
+                page.wait_for_url("**/admin/migration-dashboard/")
+                # The counts reach the shared table within a second or two: reload until the
+                # failure is on the page (within a minute).
+                deadline = time.monotonic() + 60
+                while "json over the last 5m: error rate" not in page.content():
+                    assert time.monotonic() < deadline, "the failure never reached the dashboard"
+                    time.sleep(1)
+                    page.reload()
+                assert page.locator("svg.chart").count() == 4
+                for title in (
+                    "p95 response time",
+                    "request rate",
+                    "error rate (reads the store failed)",
+                    "fallbacks away from the store",
+                ):
+                    assert page.locator(f'svg[data-chart="{title}"]').is_visible()
+                assert (
+                    page.locator(
+                        'svg[data-chart="request rate"] polyline, '
+                        'svg[data-chart="request rate"] circle'
+                    ).count()
+                    >= 1
+                )
+                state = page.locator("#state").inner_text()
+                assert "Reads\tjson" in state and "Dual-write\ton" in state
+                crossed = page.locator("#targets .crossed").all_inner_texts()
+                assert any(t.startswith("json over the last 5m: error rate") for t in crossed)
+                assert "ui" in page.locator("#audit").inner_text()  # the dual-write's reason
+                # The stylesheet loaded under the CSP (same origin): the panels are laid out.
+                panels = page.locator("#migration-dashboard .panels")
+                assert panels.evaluate("e => getComputedStyle(e).display") == "flex"
+                page.screenshot(
+                    path=os.environ.get("DASHBOARD_SCREENSHOT", str(tmp_path / "dashboard.png")),
+                    full_page=True,
+                )
+            finally:
+                browser.close()
+        assert violations == []
+    finally:
+        away.rename(sample_export)

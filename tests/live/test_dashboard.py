@@ -42,8 +42,13 @@ def test_dashboard__state_targets_charts_and_audit(admin_client_logged_in, sampl
     response = admin_client_logged_in.get(URL)
     assert response.status_code == 200
     page = response.content.decode()
-    assert page.count('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 560 200"') == 4
-    for title in ("p95 response time", "request rate", "error rate", "fallbacks"):
+    assert page.count('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 440 190"') == 4
+    for title in (
+        "p95 response time",
+        "request rate",
+        "error rate (reads the store failed)",
+        "fallbacks away from the store",
+    ):
         assert f'data-chart="{title}"' in page
     assert 'data-series="json"' in page or "<circle" in page
     assert "<strong>json</strong>" in page  # reads
@@ -92,3 +97,9 @@ def test_line_chart__scales_to_a_round_top_and_breaks_at_gaps():
 )
 def test_nice_ceiling(value, top):
     assert charts.nice_ceiling(value) == top
+
+
+def test_admin_index__links_to_the_dashboard(admin_client_logged_in):
+    page = admin_client_logged_in.get("/admin/").content.decode()
+    assert f'<a href="{URL}"><strong>Migration dashboard</strong></a>' in page
+    assert "Site administration" in page  # the admin's own index is still there
