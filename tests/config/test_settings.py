@@ -197,3 +197,40 @@ def test_manage_py_without_the_virtualenv__says_to_activate_it():
         "(`. .venv/bin/activate`, after `make .venv/.runtime`) or run `.venv/bin/python "
         "manage.py ...`.\n"
     )
+
+
+def test_sentry__off_without_a_dsn_and_reports_to_it_when_set():
+    import gzip
+    import http.server
+    import threading
+
+    received = []
+
+    class Sentry(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            received.append((self.path, self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Sentry)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    probe = (
+        "import django, sentry_sdk; django.setup(); "
+        "print(sentry_sdk.get_client().is_active()); "
+        "sentry_sdk.capture_message('sentry-probe'); sentry_sdk.flush(5)"
+    )
+    env = {"DJANGO_SETTINGS_MODULE": "config.settings", "DEBUG": "true"}
+    try:
+        off = run_python(probe, env=env)
+        assert off.stdout.strip() == "False", off.stderr
+        dsn = f"http://publickey@127.0.0.1:{server.server_port}/42"
+        on = run_python(probe, env=env | {"SENTRY_DSN": dsn})
+        assert on.stdout.strip() == "True", on.stderr
+    finally:
+        server.shutdown()
+    assert len(received) == 1
+    path, body = received[0]
+    assert path == "/api/42/envelope/" and b"sentry-probe" in gzip.decompress(body)
