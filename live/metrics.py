@@ -179,10 +179,13 @@ class CatalogCollector:
             info = GaugeMetricFamily(
                 f"catalog_{kind}_last_outcome",
                 f"1 for the outcome of the latest {kind} run.",
-                labels=["run", "outcome"],
+                labels=["outcome"],
             )
-            info.add_metric([str(run.pk), outcome], 1.0)
+            info.add_metric([outcome], 1.0)
             yield info
+            number = GaugeMetricFamily(f"catalog_{kind}_last_run_id", f"The latest {kind} run.")
+            number.add_metric([], run.pk)
+            yield number
             if run.finished_at:
                 for suffix, text, value in (
                     ("duration_seconds", "Duration of", (run.finished_at - run.started_at)),
@@ -199,7 +202,13 @@ class CatalogCollector:
             )
             for entity, values in sorted((run.counts or {}).items()):
                 for name, value in sorted((values or {}).items()):
-                    if isinstance(value, int | float) and not isinstance(value, bool):
+                    if (
+                        isinstance(value, int)
+                        and not isinstance(value, bool)
+                        and (
+                            "second" not in name  # timings are not row counts
+                        )
+                    ):
                         rows.add_metric([entity, name], value)
             yield rows
 

@@ -125,13 +125,15 @@ def test_metrics__latest_backfill_and_validation_runs(client, token, sample_expo
     assert command("validate_migration", str(sample_export))[0] == 0
     samples = scrape(client)
     outcomes = [labels for (name, labels) in samples if name == "catalog_backfill_last_outcome"]
-    assert len(outcomes) == 1 and ("outcome", "rejected") in outcomes[0]
+    assert outcomes == [(("outcome", "rejected"),)]
+    assert samples[("catalog_backfill_last_run_id", ())] == 1
     assert (
         samples[("catalog_backfill_last_rows", (("count", "inserted"), ("entity", "models")))] == 39
     )
     assert samples[("catalog_backfill_last_duration_seconds", ())] >= 0
     validation = [labels for (name, labels) in samples if name == "catalog_validation_last_outcome"]
-    assert ("outcome", "passed") in validation[0]
+    assert validation == [(("outcome", "passed"),)]
+    assert not [labels for (name, labels) in samples if ("count", "seconds") in labels]
     assert ("catalog_validation_last_finished_timestamp_seconds", ()) in samples
 
 
