@@ -1,10 +1,13 @@
-"""What the shared traffic counters cost: record() per read, one flush, one window query.
+"""What the shared traffic counters cost: record() per read, one flush, one window query, and
+their readers: the targets, a /metrics scrape and a fold into the lifetime totals.
 
     .venv/bin/python bench/counters.py                    # PostgreSQL (a fresh database)
     .venv/bin/python bench/counters.py --workers 50 --minutes 60
 
 record() is on every read's path (in memory); flush() runs once a second per worker (an upsert
-of its changed minutes); window() runs after each flush (the guard), over every worker's rows.
+of its changed minutes); window() runs after each flush (the guard), over every worker's rows;
+targets.check() every 5 s per worker; a /metrics scrape reads every row not yet folded (up to an
+hour's, plus the totals).
 """
 
 from __future__ import annotations
@@ -91,12 +94,32 @@ def measure(args):
         counters.window("database", 60)
         timings.append(time.perf_counter() - started)
     timings.sort()
+    from live import metrics, targets, totals
+
+    def median(work, times=10):
+        found = []
+        for _ in range(times):
+            started = time.perf_counter()
+            work()
+            found.append(time.perf_counter() - started)
+        return sorted(found)[len(found) // 2]
+
+    evaluate_seconds = median(targets.evaluate)
+    scrape_seconds = median(metrics.exposition)
+    started = time.perf_counter()
+    folded = totals.fold(now=timezone.now() + dt.timedelta(hours=2))
+    fold_seconds = time.perf_counter() - started
+    folded_scrape_seconds = median(metrics.exposition)
     print(f"record():            {per_record * 1e6:.2f} µs per read ({args.records} reads)")
     print(f"flush():             {flush_seconds * 1000:.1f} ms (3 endpoint rows)")
     print(
         f"window(60 s):        {timings[len(timings) // 2] * 1000:.1f} ms median over "
         f"{len(rows)} rows in the table ({args.workers} workers x {args.minutes} minutes)"
     )
+    print(f"targets.evaluate():  {evaluate_seconds * 1000:.1f} ms median (2 stores x 5 and 60 min)")
+    print(f"/metrics body:       {scrape_seconds * 1000:.1f} ms median, every row unfolded")
+    print(f"fold():              {fold_seconds * 1000:.1f} ms ({folded} rows into the totals)")
+    print(f"/metrics body:       {folded_scrape_seconds * 1000:.1f} ms median, after the fold")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Shared traffic counters: per store and endpoint, per minute, across every worker and instance.
 
-One mechanism for everything that judges the service's traffic (the automatic-rollback guard
-today; metrics and a migration dashboard later). Each worker accumulates its counts in memory
+One mechanism for everything that judges the service's traffic: the automatic-rollback guard,
+the service targets (live.targets), /metrics (live.metrics) and the migration dashboard. Each worker accumulates its counts in memory
 and writes its running totals for each minute to the ``TrafficBucket`` table every
 ``COUNTERS_FLUSH_SECONDS`` (an upsert of the rows it owns: no read-modify-write race, and a
 flush that fails is simply done again later). Readers sum the rows of every worker, so a window

@@ -107,9 +107,12 @@ def fold(now: dt.datetime | None = None) -> int:
                 setattr(row, name, getattr(total, name))
             row.statuses, row.fallbacks = dict(total.statuses), dict(total.fallbacks)
             row.save()
-        mark.through = upto
+        previous, mark.through = mark.through, upto
         mark.save(update_fields=["through"])
-        TrafficBucket.objects.filter(minute__lt=min(upto, now - RETENTION)).delete()
+        if previous is not None:
+            # Only below the previous mark: a scrape that read the totals just before this fold
+            # commits still finds every row from the mark it read on.
+            TrafficBucket.objects.filter(minute__lt=min(previous, now - RETENTION)).delete()
     return count
 
 
