@@ -1,11 +1,12 @@
 """Shared traffic counters: per store and endpoint, per minute, across every worker and instance.
 
 One mechanism for everything that judges the service's traffic: the automatic-rollback guard,
-the service targets (live.targets), /metrics (live.metrics) and the migration dashboard. Each worker accumulates its counts in memory
-and writes its running totals for each minute to the ``TrafficBucket`` table every
-``COUNTERS_FLUSH_SECONDS`` (an upsert of the rows it owns: no read-modify-write race, and a
-flush that fails is simply done again later). Readers sum the rows of every worker, so a window
-query sees the whole service, with the default configuration (no Redis, no extra process).
+the service targets (live.targets), /metrics (live.metrics) and the migration dashboard. Each
+worker accumulates its counts in memory and writes its running totals for each minute to the
+``TrafficBucket`` table every ``COUNTERS_FLUSH_SECONDS`` (an upsert of the rows it owns: no
+read-modify-write race, and a flush that fails is simply done again later). Readers sum the
+rows of every worker, so a window query sees the whole service, with the default configuration
+(no Redis, no extra process).
 
 Latencies are kept as a histogram with fixed bounds (:data:`BOUNDS`), which can be summed across
 workers; a percentile is read from the summed histogram (the upper bound of its bucket: a p95
