@@ -164,53 +164,15 @@ class CatalogCollector:
         yield dead
 
     def _runs(self):
-        for kind, run, outcome in (
-            ("backfill", BackfillRun.objects.order_by("-pk").first(), None),
-            ("validation", ValidationRun.objects.order_by("-pk").first(), None),
-        ):
-            if run is None:
-                continue
-            if kind == "backfill":
-                outcome = run.outcome
-            else:
-                outcome = {True: "passed", False: "failed", None: "error"}[run.passed]
-                if run.finished_at is None and not run.error:
-                    outcome = "running"
-            info = GaugeMetricFamily(
-                f"catalog_{kind}_last_outcome",
-                f"1 for the outcome of the latest {kind} run.",
-                labels=["outcome"],
-            )
-            info.add_metric([outcome], 1.0)
-            yield info
-            number = GaugeMetricFamily(f"catalog_{kind}_last_run_id", f"The latest {kind} run.")
-            number.add_metric([], run.pk)
-            yield number
-            if run.finished_at:
-                for suffix, text, value in (
-                    ("duration_seconds", "Duration of", (run.finished_at - run.started_at)),
-                    ("finished_timestamp_seconds", "When it finished:", run.finished_at),
-                ):
-                    gauge = GaugeMetricFamily(f"catalog_{kind}_last_{suffix}", f"{text} {kind}")
-                    seconds = value.total_seconds() if suffix.startswith("d") else value.timestamp()
-                    gauge.add_metric([], seconds)
-                    yield gauge
-            rows = GaugeMetricFamily(
-                f"catalog_{kind}_last_rows",
-                f"Row counts of the latest {kind} run, per entity and kind of count.",
-                labels=["entity", "count"],
-            )
-            for entity, values in sorted((run.counts or {}).items()):
-                for name, value in sorted((values or {}).items()):
-                    if (
-                        isinstance(value, int)
-                        and not isinstance(value, bool)
-                        and (
-                            "second" not in name  # timings are not row counts
-                        )
-                    ):
-                        rows.add_metric([entity, name], value)
-            yield rows
+        backfill = BackfillRun.objects.order_by("-pk").first()
+        validation = ValidationRun.objects.order_by("-pk").first()
+        if backfill is not None:
+            yield from _run_families("backfill", backfill, backfill.outcome)
+        if validation is not None:
+            outcome = {True: "passed", False: "failed", None: "error"}[validation.passed]
+            if validation.finished_at is None and not validation.error:
+                outcome = "running"
+            yield from _run_families("validation", validation, outcome)
 
     def _targets(self):
         crossed = GaugeMetricFamily(
@@ -228,6 +190,41 @@ class CatalogCollector:
         limits.add_metric(["error_rate"], targets.ERROR_RATE)
         limits.add_metric(["database_to_json_p95"], targets.DATABASE_TO_JSON_P95)
         yield limits
+
+
+def _run_families(kind: str, run, outcome: str):
+    """The latest run of ``kind``: its outcome, id, duration, end and row counts."""
+    info = GaugeMetricFamily(
+        f"catalog_{kind}_last_outcome",
+        f"1 for the outcome of the latest {kind} run.",
+        labels=["outcome"],
+    )
+    info.add_metric([outcome], 1.0)
+    number = GaugeMetricFamily(f"catalog_{kind}_last_run_id", f"The latest {kind} run.")
+    number.add_metric([], run.pk)
+    yield from (info, number)
+    if run.finished_at:
+        duration = GaugeMetricFamily(
+            f"catalog_{kind}_last_duration_seconds", f"How long the latest {kind} run took."
+        )
+        duration.add_metric([], (run.finished_at - run.started_at).total_seconds())
+        finished = GaugeMetricFamily(
+            f"catalog_{kind}_last_finished_timestamp_seconds",
+            f"When the latest {kind} run finished (Unix time).",
+        )
+        finished.add_metric([], run.finished_at.timestamp())
+        yield from (duration, finished)
+    rows = GaugeMetricFamily(
+        f"catalog_{kind}_last_rows",
+        f"Row counts of the latest {kind} run, per entity and kind of count.",
+        labels=["entity", "count"],
+    )
+    for entity, values in sorted((run.counts or {}).items()):
+        for name, value in sorted((values or {}).items()):
+            # Counts only: not the booleans, nor the timings (seconds, rows_per_second).
+            if isinstance(value, int) and not isinstance(value, bool) and "second" not in name:
+                rows.add_metric([entity, name], value)
+    yield rows
 
 
 def exposition() -> bytes:
