@@ -9,7 +9,7 @@ from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
 from live import counters, totals
-from migrator.models import Backend, DeadLetter, PendingWrite
+from migrator.models import Backend, BackfillRun, DeadLetter, PendingWrite
 from tests.conftest import command
 from tests.live.test_live import Catalog
 
@@ -126,7 +126,7 @@ def test_metrics__latest_backfill_and_validation_runs(client, token, sample_expo
     samples = scrape(client)
     outcomes = [labels for (name, labels) in samples if name == "catalog_backfill_last_outcome"]
     assert outcomes == [(("outcome", "rejected"),)]
-    assert samples[("catalog_backfill_last_run_id", ())] == 1
+    assert samples[("catalog_backfill_last_run_id", ())] == BackfillRun.objects.get().pk
     assert (
         samples[("catalog_backfill_last_rows", (("count", "inserted"), ("entity", "models")))] == 39
     )
