@@ -2,6 +2,7 @@ import datetime as dt
 import re
 import threading
 import time
+import urllib.error
 import urllib.request
 
 import pytest
@@ -265,3 +266,22 @@ def test_json_store_failure__in_metrics_status_and_the_alert_line_within_a_minut
         assert re.search(r'"GET /api/v1/providers HTTP/1.1" 200 \d+ \d+ms', log.read_text())
     finally:
         away.rename(catalog.export)
+
+
+@pytest.mark.live
+def test_database_down__metrics_503_then_the_counts_catch_up(observed):
+    catalog, server, _ = observed
+    for _ in range(10):
+        assert server.get("/api/v1/status")[0] == 200
+    assert poll(lambda: total(fetch_metrics(server), "catalog_http_requests_total") == 10, 15)
+    catalog.cut()  # the database (and the counters' table) goes away
+    try:
+        for _ in range(10):
+            assert server.get("/api/v1/status")[0] == 200  # reads go on from JSON
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            fetch_metrics(server)
+        assert refused.value.code == 503
+    finally:
+        catalog.restore()
+    # Each worker kept its counts in memory and writes them now: nothing was lost.
+    assert poll(lambda: total(fetch_metrics(server), "catalog_http_requests_total") == 20, 30)
