@@ -4,7 +4,7 @@ import json
 import pytest
 
 from catalog.models import Model, ModelStatus, Provider
-from migrator.models import ExportEnvelope, BackfillRun, PrunedRow, RejectedRecord
+from migrator.models import BackfillRun, ExportEnvelope, PrunedRow, RejectedRecord
 from tests.conftest import command
 from tests.snapshots import catalog_snapshot, updated_stamps
 

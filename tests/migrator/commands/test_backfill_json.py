@@ -2,7 +2,7 @@
 
 import pytest
 
-from catalog.models import Model, Provider
+from catalog.models import Model
 from migrator.models import BackfillRun, RejectedRecord
 from tests.conftest import command, manage
 
