@@ -336,7 +336,10 @@ class Acceptance:
             raw = dict(raw)
             for later in group[1:]:
                 differing = _merge_into(raw, later.raw)
-                text = f"{later.where} merged into {where} (the same model, {first.identity})"
+                text = (
+                    f"models.json {later.where} merged into {where} "
+                    f"(the same model, {first.identity})"
+                )
                 if differing:
                     text += f"; differing: {', '.join(differing)} (the first record's kept)"
                 warnings.append(("merged duplicate model", text))

@@ -273,8 +273,8 @@ def test_true_duplicates__merged_gaps_filled_conflicts_warned(tmp_path, settings
     assert (stored.slug, stored.name, stored.context_window) == ("acme-gpt-4", "GPT-4", 8192)
     assert (stored.description, stored.tags) == ("filled from the second", ["latest"])
     assert report["warnings"][0] == (
-        "#1 merged into #0 (the same model, acme-gpt-4); differing: id, name, contextWindow "
-        "(the first record's kept)"
+        "models.json #1 merged into #0 (the same model, acme-gpt-4); differing: id, name, "
+        "contextWindow (the first record's kept)"
     )
     merged = ExportEnvelope.objects.get(kind="models").merged
     assert [m["position"] for m in merged] == ["#1", "#2"]
