@@ -8,7 +8,7 @@ status file older than its models file; names that differ only by a symbol (``Co
 ``Command R+``) or written in another script; the same model twice; a provider named only in the
 envelope's list; envelope statistics that do not match; numbers beyond 64-bit or double range.
 
-    python -m bench.history /tmp/history --versions 50   # writes /tmp/history/v000 ... v049
+    .venv/bin/python bench/history.py /tmp/history --versions 50   # /tmp/history/v000 ... v049
 """
 
 from __future__ import annotations

@@ -368,3 +368,16 @@ def test_models_json_unreadable__a_clear_error_naming_it(tmp_path):
     (export / "models.json").chmod(0)
     code, _, err = command("backfill_json", str(export))
     assert code == 2 and f"{export / 'models.json'}: cannot be read (permission denied)" in err
+
+
+def test_no_status_file__the_databases_other_statuses_are_not_extra(tmp_path, settings):
+    models = [model("One", status="degraded"), model("Two")]
+    export = write_export(
+        tmp_path / "e", models=models, statuses={"acme-two": {"status": "outage"}}
+    )
+    loaded_everywhere(export, settings)
+    (export / "model-status.json").unlink()
+    code, out, _ = command("backfill_json", str(export), "--prune", "--format", "json")
+    assert code == 0 and json.loads(out)["entities"]["statuses"]["pruned"] == 0
+    assert validate_report(export)["entities"]["statuses"]["matched"] == 1
+    assert ModelStatus.objects.count() == 2

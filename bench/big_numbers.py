@@ -5,18 +5,23 @@ again with ijson's pure-Python parser (migrator/source.py). This prints the seco
 model-status.json of N statuses with the C parser (no such number), and with one such number
 near the end (the C parser's work up to it, then the whole file again in Python).
 
-    python -m bench.numbers --statuses 200000
+    .venv/bin/python bench/big_numbers.py --statuses 200000
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-import django
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import django  # noqa: E402
 
 
 def write(path: Path, statuses: int, *, big: bool) -> None:
@@ -52,7 +57,5 @@ def main():
 
 
 if __name__ == "__main__":
-    import os
-
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     main()
