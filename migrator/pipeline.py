@@ -36,7 +36,7 @@ from collections.abc import Iterable, Iterator
 
 from catalog.fields import InvalidValue, check_json
 from catalog.models import GLOBAL_REGION, StatusOrigin
-from migrator import mapping, source
+from migrator import identity, mapping, source
 from migrator.models import Entity
 from migrator.rejects import Reject
 
@@ -101,17 +101,6 @@ class Merged:
     position: str
     into: str
     raw: object
-
-
-@dataclasses.dataclass(slots=True)
-class _Candidate:
-    raw: dict
-    where: str
-    provider_slug: str
-    embedded: dict
-    legacy: str  # today's slug
-    identity: str  # the spelled slug (or the source id's): the model this record is
-    queue_key: str | None
 
 
 class Acceptance:
@@ -267,20 +256,18 @@ class Acceptance:
     def _accept_models(self, entries) -> Iterator:
         if self.models is None:
             self.models = {}
-        candidates: list[_Candidate] = []
+        candidates: list[identity.Candidate] = []
         for raw, where, queue_key in entries:
             try:
                 candidates.append(self._candidate(raw, where, queue_key))
             except mapping.RecordError as exc:
                 yield self._reject(MODELS, queue_key or _model_key(raw, where), where, raw, exc)
-        groups: dict[str, list[_Candidate]] = {}
-        for candidate in candidates:
-            groups.setdefault(candidate.identity, []).append(candidate)
-        slugs = self._slugs(groups)
-        for identity, group in groups.items():
-            yield from self._accept_group(group, slugs[identity])
+        groups = identity.grouped(candidates)
+        slugs = identity.slugs(groups, self.held_slugs)
+        for model_identity, group in groups.items():
+            yield from self._accept_group(group, slugs[model_identity])
 
-    def _candidate(self, raw, where: str, queue_key) -> _Candidate:
+    def _candidate(self, raw, where: str, queue_key) -> identity.Candidate:
         if type(raw) is source.OutOfRange:
             raise _out_of_range(raw)
         embedded = mapping.embedded_provider(raw)
@@ -290,59 +277,16 @@ class Acceptance:
             named = self.provider_names.get(raw["provider"].strip().casefold())
             if named is not None:
                 provider_slug, embedded = named, {"id": named, "name": raw["provider"]}
-        name = mapping.model_name(raw)
-        legacy = mapping.derive_model_slug(provider_slug, name)
-        identity = mapping.spelled_model_slug(provider_slug, name)
-        if mapping.is_degenerate(provider_slug, identity):
-            source_id = raw.get("id")
-            if type(source_id) is not str or not source_id.strip():
-                raise mapping.RecordError(
-                    f"name {name!r} gives no slug (no letter or digit, even transliterated) "
-                    "and the record has no id to name it by",
-                    "name",
-                )
-            identity = mapping.derive_model_slug(provider_slug, source_id)
-        return _Candidate(raw, where, provider_slug, embedded, legacy, identity, queue_key)
+        return identity.candidate(
+            raw, where, queue_key, provider_slug=provider_slug, embedded=embedded
+        )
 
-    def _slugs(self, groups: dict[str, list[_Candidate]]) -> dict[str, str]:
-        """Each model's slug: today's (``legacy``) wherever no other model of the export has it
-        and the name adds something to the provider; else the spelled one (``identity``). Of
-        models sharing today's slug, the one whose spelled slug it is keeps it."""
-        sharing: dict[str, set[str]] = {}
-        for identity, group in groups.items():
-            sharing.setdefault(group[0].legacy, set()).add(identity)
-        slugs = {}
-        for identity, group in groups.items():
-            first = group[0]
-            legacy = first.legacy
-            if mapping.is_degenerate(first.provider_slug, legacy):
-                slug = identity
-            elif len(sharing[legacy]) == 1 or identity == legacy:
-                slug = legacy
-            else:
-                slug = identity
-            held = self.held_slugs.get(slug) if self.held_slugs is not None else None
-            source_id = first.raw.get("id")
-            if held is not None and held != source_id and slug != identity:
-                slug = identity  # a replayed model: today's slug belongs to another model
-            slugs[identity] = slug
-        return slugs
-
-    def _accept_group(self, group: list[_Candidate], slug: str) -> Iterator:
+    def _accept_group(self, group: list[identity.Candidate], slug: str) -> Iterator:
         first = group[0]
         raw, where, queue_key = first.raw, first.where, first.queue_key
         warnings = []
         if len(group) > 1:
-            raw = dict(raw)
-            for later in group[1:]:
-                differing = _merge_into(raw, later.raw)
-                text = (
-                    f"models.json {later.where} merged into {where} "
-                    f"(the same model, {first.identity})"
-                )
-                if differing:
-                    text += f"; differing: {', '.join(differing)} (the first record's kept)"
-                warnings.append(("merged duplicate model", text))
+            raw, warnings = identity.merged(group)
         try:
             mapping.check_slug_length(slug)
             row = mapping.map_model(raw, provider_slug=first.provider_slug, slug=slug)
@@ -620,20 +564,6 @@ def load_aliases() -> dict[str, str]:
     from migrator.models import ModelAlias
 
     return dict(ModelAlias.objects.values_list("alias", "model_slug"))
-
-
-def _merge_into(merged: dict, later) -> list[str]:
-    """Fill ``merged``'s missing (absent or null) fields from ``later``; the fields where both
-    have a value and they differ."""
-    differing = []
-    for name, value in later.items():
-        if value is None:
-            continue
-        if merged.get(name) is None:
-            merged[name] = value
-        elif merged[name] != value:
-            differing.append(name)
-    return differing
 
 
 def _out_of_range(value) -> mapping.RecordError:
