@@ -32,9 +32,9 @@ run: $(VENV)/.runtime
 		cp data/sample/*.json "$$JSON_EXPORT_DIR"/ && \
 		echo "JSON store: a copy of data/sample in $$JSON_EXPORT_DIR"; }
 	$(BIN)/python manage.py migrate --noinput
-	@# Exit status 1 means "records were rejected": the sample has three on purpose.
+	@# Exit status 1 means "records were rejected": the sample has two on purpose.
 	$(BIN)/python manage.py backfill_json || { [ $$? -eq 1 ] && \
-		echo "(the sample's 3 rejects are on purpose: see data/sample/README.md)"; }
+		echo "(the sample's 2 rejects are on purpose: see data/sample/README.md)"; }
 	$(BIN)/python manage.py validate_migration
 	$(BIN)/python manage.py ensure_admin
 	$(BIN)/python manage.py runserver 127.0.0.1:$(PORT)

@@ -42,7 +42,7 @@ done = function(summary, latency, requests)
 end
 """
 SIZES = {
-    "sample": None,  # data/sample: 39 models, 56 statuses
+    "sample": None,  # data/sample: 39 models, 58 statuses
     "10000x5": {"models": 10_000, "statuses": 50_000},
 }
 

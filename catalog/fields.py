@@ -337,7 +337,8 @@ STATUS_FIELDS = _fields(
 # Models also carry ``slug``, derived from provider and name, first.
 PROVIDER_COLUMNS = (*(f.column for f in PROVIDER_FIELDS), "metadata")
 MODEL_COLUMNS = ("slug", *(f.column for f in MODEL_FIELDS), "metadata")
-STATUS_COLUMNS = (*(f.column for f in STATUS_FIELDS), "metadata")
+# Statuses also carry ``origin`` (which file the status came from: see catalog.models), last.
+STATUS_COLUMNS = (*(f.column for f in STATUS_FIELDS), "metadata", "origin")
 JSON_COLUMNS = frozenset(
     {"metadata", *(f.column for f in (*PROVIDER_FIELDS, *MODEL_FIELDS) if f.kind == STRINGS)}
 )

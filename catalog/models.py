@@ -112,6 +112,14 @@ STATUS_SEVERITY = {
 GLOBAL_REGION = "global"
 
 
+class StatusOrigin(models.TextChoices):
+    """Which file of the export a status row comes from."""
+
+    STATUS_FILE = "status_file", "model-status.json"
+    # The model's own headline status in models.json, for a model model-status.json has none for.
+    MODELS_FILE = "models_file", "models.json (the model's own status)"
+
+
 class ModelStatus(Timestamped):
     """The live status of one model in one region (the export's ``model-status.json``)."""
 
@@ -131,6 +139,13 @@ class ModelStatus(Timestamped):
     usage = models.FloatField(null=True, blank=True)
     checked_at = models.DateTimeField(null=True, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
+    # A database default too: workers of the previous release insert rows without it.
+    origin = models.CharField(
+        max_length=16,
+        choices=StatusOrigin.choices,
+        default=StatusOrigin.STATUS_FILE,
+        db_default=StatusOrigin.STATUS_FILE,
+    )
 
     class Meta:
         verbose_name = "model status"

@@ -19,6 +19,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from django.conf import settings
+from django.db import DatabaseError
 from django.utils import timezone
 
 from catalog import serializers
@@ -27,7 +28,7 @@ from catalog.backends.base import BackendUnavailable, CatalogBackend, ModelPage,
 from migrator import source
 from migrator.errors import SourceError
 from migrator.models import Entity
-from migrator.pipeline import Acceptance, Accepted
+from migrator.pipeline import Acceptance, Accepted, load_aliases
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +48,11 @@ class Snapshot:
     @classmethod
     def read(cls, files: dict[str, source.ExportFile], signature: tuple) -> Snapshot:
         """The export through the acceptance pipeline: exactly the records backfill loads."""
-        acceptance = Acceptance(now=timezone.now(), known_models=None if "models" in files else ())
+        acceptance = Acceptance(
+            now=timezone.now(),
+            known_models=None if "models" in files else (),
+            aliases=_aliases(),
+        )
         providers: dict[str, dict] = {}
         models: dict[str, dict] = {}
         statuses: dict[str, list[dict]] = {}
@@ -56,15 +61,29 @@ class Snapshot:
                 if isinstance(item, Accepted):
                     providers[item.key] = item.row
         if "models" in files:
-            for item in acceptance.models_from(source.iter_records(files["models"])):
+            records = source.iter_records(files["models"])
+            for item in acceptance.models_from(records, export_file=files["models"]):
                 if isinstance(item, Accepted):
                     (providers if item.entity == Entity.PROVIDERS else models)[item.key] = item.row
         if "statuses" in files:
             for item in acceptance.statuses_from(source.iter_records(files["statuses"])):
                 if isinstance(item, Accepted):
                     statuses.setdefault(item.parent, []).append(item.row)
+        for item in acceptance.embedded_statuses():
+            if isinstance(item, Accepted):
+                statuses.setdefault(item.parent, []).append(item.row)
         ordered = [models[slug] for slug in sorted(models)]
         return cls(providers=providers, models=ordered, statuses=statuses, signature=signature)
+
+
+def _aliases() -> dict[str, str]:
+    """The model aliases, when the database answers: the JSON store is the fallback when it
+    does not, and then serves without them (a status keyed by an alias only is left out)."""
+    try:
+        return load_aliases()
+    except DatabaseError as exc:
+        logger.warning("event=json_backend_no_aliases error=%r", str(exc)[:200])
+        return {}
 
 
 def _signature(files: dict[str, source.ExportFile]) -> tuple:

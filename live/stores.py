@@ -122,6 +122,10 @@ class DatabaseStore:
 # --- the JSON export --------------------------------------------------------------------------
 
 
+class _BareModels(dict):
+    """A models.json that is a bare array of models, held as ``{"models": [...]}``."""
+
+
 class JsonStore:
     """The export directory, rewritten atomically (temporary file, fsync, rename) under a lock
     that holds across processes, in the export's own format."""
@@ -171,9 +175,14 @@ class JsonStore:
         if not path.exists():
             return empty
         with open(path) as handle:
-            return json.load(handle)
+            document = json.load(handle)
+        if name == "models.json" and isinstance(document, list):
+            return _BareModels(models=document)  # an older exporter's bare array
+        return document
 
     def _write(self, name: str, document) -> None:
+        if isinstance(document, _BareModels):
+            document = document["models"]  # written back in the shape it was read in
         target = self.directory / name
         try:
             current = os.lstat(target)

@@ -2,11 +2,22 @@
 
 import json
 
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ActionForm
 from django.utils.html import format_html
 
+from catalog.models import Model
+from migrator.aliases import AliasRefused, model_alias_set, rejects_map_to_model
 from migrator.errors import MigratorError
-from migrator.models import BackfillRun, PrunedRow, RejectedRecord, ValidationRun
+from migrator.models import (
+    BackfillRun,
+    ExportEnvelope,
+    ModelAlias,
+    PrunedRow,
+    RejectedRecord,
+    ValidationRun,
+)
 from migrator.prune import pruned_rows_restore
 from migrator.runs import backfill_runs_mark_interrupted
 
@@ -92,8 +103,16 @@ class BackfillRunAdmin(ReadOnlyAdmin):
         return super().changelist_view(request, extra_context)
 
 
+class RejectActionForm(ActionForm):
+    model_slug = forms.CharField(
+        required=False, label="model slug", help_text="for “map to model…”"
+    )
+
+
 @admin.register(RejectedRecord)
 class RejectedRecordAdmin(ReadOnlyAdmin):
+    action_form = RejectActionForm
+    actions = ["map_to_model"]
     list_display = (
         "entity",
         "record_key",
@@ -131,6 +150,68 @@ class RejectedRecordAdmin(ReadOnlyAdmin):
     def has_delete_permission(self, request, obj=None):
         # Dropping a reject on purpose (it will never load) is an operator's decision.
         return request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None):
+        # The "map to model…" action needs it; the form itself has nothing editable.
+        return request.user.is_superuser
+
+    @admin.action(description="Map to model… (the slug typed beside the action)")
+    def map_to_model(self, request, queryset):
+        model_slug = request.POST.get("model_slug", "")
+        try:
+            keys = rejects_map_to_model(rejects=list(queryset), model_slug=model_slug)
+        except AliasRefused as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return
+        self.message_user(
+            request,
+            f"{', '.join(keys)} now name(s) {model_slug.strip()}; run `backfill_json "
+            "--retry-failed` to load the statuses.",
+            messages.SUCCESS,
+        )
+
+
+class ModelAliasForm(forms.ModelForm):
+    class Meta:
+        model = ModelAlias
+        fields = ("alias", "model_slug", "note")
+
+    def clean_model_slug(self):
+        slug = self.cleaned_data["model_slug"].strip()
+        if not Model.objects.filter(slug=slug).exists():
+            raise forms.ValidationError(f"no model has the slug {slug!r}")
+        return slug
+
+
+@admin.register(ModelAlias)
+class ModelAliasAdmin(admin.ModelAdmin):
+    """Other names status keys give models: editable, honoured by every later run."""
+
+    form = ModelAliasForm
+    list_display = ("alias", "model_slug", "note", "created_at")
+    search_fields = ("alias", "model_slug")
+
+    def save_model(self, request, obj, form, change):
+        try:
+            saved = model_alias_set(alias=obj.alias, model_slug=obj.model_slug, note=obj.note)
+        except AliasRefused as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return
+        obj.pk = saved.pk
+
+
+@admin.register(ExportEnvelope)
+class ExportEnvelopeAdmin(ReadOnlyAdmin):
+    list_display = ("kind", "sha256", "first_seen", "last_seen", "run")
+    list_filter = ("kind",)
+    readonly_fields = ("kind", "sha256", "first_seen", "last_seen", "run", "envelope_json")
+    exclude = ("envelope", "merged")
+
+    envelope_json = json_display("envelope")
+    merged_json = json_display("merged", "records merged into another")
+
+    def get_readonly_fields(self, request, obj=None):
+        return (*self.readonly_fields, "merged_json")
 
 
 @admin.register(PrunedRow)

@@ -21,11 +21,11 @@ from django.utils import timezone
 
 from catalog.models import Model, Provider
 from config.database import mask_url
-from migrator import batches, rejects, source, tables
+from migrator import batches, envelope, rejects, source, tables
 from migrator import prune as pruning
 from migrator.errors import SourceError, TooManyRejects
 from migrator.models import BackfillRun, Entity, RejectedRecord
-from migrator.pipeline import Acceptance
+from migrator.pipeline import Acceptance, load_aliases
 from migrator.runs import operator_name
 
 logger = logging.getLogger(__name__)
@@ -44,6 +44,7 @@ class Counts:
     updated: int = 0
     unchanged: int = 0
     rejected: int = 0
+    merged: int = 0
     pruned: int = 0
     absent: int = 0
     warnings: int = 0
@@ -230,6 +231,10 @@ class Backfill:
                 self._timed(entity, lambda r=read, e=entity, w=load: r(files[e], acceptance, w))
                 if load:
                     self.loaded.add(entity)
+            elif entity == Entity.STATUSES and Entity.MODELS in files and entity in only:
+                # No model-status.json: the models' own statuses are their statuses (not a
+                # whole statuses file: nothing is pruned from them).
+                self._timed(entity, lambda r=read: r(None, acceptance, True))
         self._timed_prune(acceptance)
 
     def _timed(self, entity, work):
@@ -282,7 +287,7 @@ class Backfill:
     def _pass_models(self, export_file, acceptance, load: bool, items=None):
         """Models, and before them the providers they embed that providers.json lacks."""
         if items is None:
-            items = acceptance.models_from(self._records(export_file))
+            items = acceptance.models_from(self._records(export_file), export_file=export_file)
         providers = self._batcher(Entity.PROVIDERS, keep_items=True)
         models = self._batcher(Entity.MODELS, keep_items=True)
         name = export_file.name if export_file is not None else REJECT_QUEUE
@@ -293,20 +298,32 @@ class Backfill:
             with self._batch(name):
                 self._apply(tables.PROVIDERS, provider_batch, load=load)
                 self._apply(tables.MODELS, model_batch, load=load)
+        if export_file is not None and load:
+            for _kind, text in acceptance.file_warnings:
+                self.counts[Entity.MODELS].warnings += 1
+                self.warnings.append(text)
+            if not self.options.dry_run:
+                envelope.envelope_record(
+                    export_file, merged=acceptance.merged_records, run=self.run_record
+                )
 
     def _pass_statuses(self, export_file, acceptance, load: bool):
         """Statuses are read, checked and mapped by a second process; this one writes each
-        batch while that one reads the next."""
-        self.committed.setdefault(export_file.name, 0)
+        batch while that one reads the next. Then the models' own statuses (models.json) for
+        the models the file gave none (``export_file`` None: no model-status.json)."""
+        name = export_file.name if export_file is not None else source.FILE_OF_KIND["models"]
+        self.committed.setdefault(name, 0)
         in_database = set(Model.objects.values_list("slug", flat=True))
         batcher = self._batcher(
             Entity.STATUSES, keep_items=False, needs_raw=lambda item: item.parent not in in_database
         )
         work = batches.status_batches(export_file, acceptance, batcher)
         for batch in batches.in_child(work, export_file, name="backfill-reader"):
-            if self.progress is not None:
+            if self.progress is not None and export_file is not None:
                 self.progress(export_file, batch.bytes_read)
-            self._flush(export_file.name, tables.STATUSES, batch, load=load)
+            self._flush(name, tables.STATUSES, batch, load=load)
+        if export_file is not None and load and not self.options.dry_run:
+            envelope.envelope_record(export_file, run=self.run_record)
 
     def _retry(self):
         """The reject queue replayed through the same pipeline and the same batches."""
@@ -319,6 +336,7 @@ class Backfill:
             known_models=Model.objects.values_list("slug", flat=True),
             held_slugs=dict(Model.objects.values_list("slug", "source_id")),
             location=REJECT_QUEUE,
+            aliases=load_aliases(),
         )
         self.committed.setdefault(REJECT_QUEUE, 0)
         if queued[Entity.PROVIDERS] and Entity.PROVIDERS in only:
@@ -350,7 +368,10 @@ class Backfill:
         if queued[Entity.STATUSES] and Entity.STATUSES in only:
             # Statuses may name any model the database has now (not only those replayed here).
             acceptance.models = None
-            acceptance.known_models = set(Model.objects.values_list("slug", flat=True))
+            refs = list(Model.objects.values_list("slug", "source_id", "provider__slug"))
+            acceptance.known_models = {slug for slug, _, _ in refs}
+            acceptance.model_refs = {slug: (p, {sid} if sid else set()) for slug, sid, p in refs}
+            acceptance._key_index = None
             items = (
                 item
                 for reject in queued[Entity.STATUSES]
@@ -359,6 +380,7 @@ class Backfill:
                     [reject.raw],
                     [reject.position],
                     queue_keys=[reject.record_key],
+                    origin=reject.context.get("origin"),
                 )
             )
             self._timed(
@@ -392,6 +414,7 @@ class Backfill:
             return  # read for what later entities need (--only), not loaded
         counts = self.counts[table.entity]
         counts.read += batch.read
+        counts.merged += batch.merged
         for reject in batch.rejects:
             self._queue_reject(reject)
         counts.warnings += batch.warnings

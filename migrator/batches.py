@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Callable, Iterable, Iterator
 
 from migrator import child_process, source
-from migrator.pipeline import PROVIDERS, Accepted
+from migrator.pipeline import PROVIDERS, Accepted, Merged
 from migrator.rejects import Reject
 
 MAX_WARNING_EXAMPLES = 100
@@ -28,6 +28,7 @@ class Batch:
     rows: list[list]
     rejects: list[Reject]
     read: int
+    merged: int = 0
     warnings: int = 0
     warning_kinds: dict[str, int] = dataclasses.field(default_factory=dict)
     warning_examples: list[str] = dataclasses.field(default_factory=list)
@@ -71,6 +72,9 @@ class Batcher:
         if isinstance(item, Reject):
             batch.rejects.append(item)
             return None
+        if isinstance(item, Merged):
+            batch.merged += 1
+            return None
         self.pos += 1
         batch.rows.append([self.pos, item.parent or "", *self.convert(item.row)])
         if self.keep_items:
@@ -97,31 +101,45 @@ class Batcher:
 
 
 def status_batches(
-    export_file: source.ExportFile,
+    export_file: source.ExportFile | None,
     acceptance,
     batcher: Batcher,
 ) -> Callable[[], Iterator[Batch | Finished]]:
-    """A function yielding the statuses' batches (whole models each), then Finished; run it
-    with :func:`in_child`."""
+    """A function yielding the statuses' batches (whole models each), then the models' own
+    statuses (models.json) of the models the file gave none, then Finished; run it with
+    :func:`in_child`. Without model-status.json (``export_file`` None), only the models' own."""
 
     def batches():
         bytes_read = [0]
-        records = source.iter_records(export_file, progress=lambda n: bytes_read.__setitem__(0, n))
+        records = ()
+        if export_file is not None:
+            records = source.iter_records(
+                export_file, progress=lambda n: bytes_read.__setitem__(0, n)
+            )
         for key, value in records:
             for item in acceptance.statuses_from(((key, value),)):
                 batcher.add(item)
             if batcher.full():
                 yield batcher.take(bytes_read[0])
+        for item in acceptance.embedded_statuses():
+            batcher.add(item)
+            if batcher.full():
+                yield batcher.take(bytes_read[0])
         if batcher.batch.read:
             yield batcher.take(bytes_read[0])
-        yield Finished(export_file.envelope, export_file.size, export_file.sha256)
+        if export_file is not None:
+            yield Finished(export_file.envelope, export_file.size, export_file.sha256)
 
     return batches
 
 
-def in_child(batches, export_file: source.ExportFile, *, name: str) -> Iterator[Batch]:
+def in_child(batches, export_file: source.ExportFile | None, *, name: str) -> Iterator[Batch]:
     """The batches ``batches()`` makes, computed in a forked child; once the child has read the
-    file to its end, its envelope, size and checksum are set on ``export_file`` here."""
+    file to its end, its envelope, size and checksum are set on ``export_file`` here. Without a
+    file (only the models' own statuses: a few thousand), they are made here."""
+    if export_file is None:
+        yield from batches()
+        return
     for message in child_process.in_child(batches, name=name, describe=export_file.shown):
         if isinstance(message, Finished):
             export_file.envelope = message.envelope

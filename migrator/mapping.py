@@ -16,6 +16,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
+
+from anyascii import anyascii
 
 from catalog.fields import (
     MODEL_COLUMNS,
@@ -31,7 +34,7 @@ from catalog.fields import (
     parse_timestamp,
     reader,
 )
-from catalog.models import GLOBAL_REGION, Model, Provider
+from catalog.models import GLOBAL_REGION, Model, Provider, StatusOrigin
 from catalog.serializers import format_timestamp
 
 __all__ = [
@@ -85,6 +88,33 @@ def derive_model_slug(provider_slug: str, name: str) -> str:
     """``<provider slug>-<name>`` lower-cased, runs of characters other than ``a-z0-9.`` made
     ``-``, leading and trailing ``-`` trimmed (unlike Django's slugify, dots are kept)."""
     return _SLUG_SEPARATORS.sub("-", f"{provider_slug}-{name}".lower()).strip("-")
+
+
+# Symbols that tell models apart ("Command R" and "Command R+"): spelled, never dropped.
+SPELLED_SYMBOLS = {
+    "+": " plus ",
+    "&": " and ",
+    "@": " at ",
+    "#": " sharp ",
+    "%": " percent ",
+    "*": " star ",
+    "=": " equals ",
+}
+_SPELL = str.maketrans(SPELLED_SYMBOLS)
+
+
+def spelled_model_slug(provider_slug: str, name: str) -> str:
+    """The slug of a name with nothing that tells models apart dropped: compatibility forms
+    folded (full-width Latin), symbols spelled (``+`` → ``plus``), other scripts transliterated
+    (anyascii), then :func:`derive_model_slug`. Two names with the same spelled slug differ only
+    in case and punctuation: they are the same model."""
+    text = unicodedata.normalize("NFKC", name).translate(_SPELL)
+    return derive_model_slug(provider_slug, anyascii(text))
+
+
+def is_degenerate(provider_slug: str, slug: str) -> bool:
+    """A slug the name added nothing to (a name in another script reduces to the provider)."""
+    return slug == provider_slug or not slug.startswith(f"{provider_slug}-")
 
 
 def _object(record, what):
@@ -144,7 +174,7 @@ def map_provider(record) -> dict:
 def map_embedded_provider(embedded) -> dict:
     """The provider a model embeds, as a provider row (for providers absent from providers.json)."""
     embedded = _object(embedded, "provider")
-    slug = _provider_slug(embedded)
+    slug = embedded_provider_slug(embedded)
     name = embedded.get("name")
     website = embedded.get("website")
     for key, value in (("name", name), ("website", website)):
@@ -171,7 +201,7 @@ def map_embedded_provider(embedded) -> dict:
     }
 
 
-def _provider_slug(embedded: dict) -> str:
+def embedded_provider_slug(embedded: dict) -> str:
     slug = embedded.get("id")
     if type(slug) is not str or not slug.strip():
         raise RecordError("provider.id is required (a non-empty string)", "provider.id")
@@ -181,32 +211,68 @@ def _provider_slug(embedded: dict) -> str:
         raise RecordError(f"provider.id {exc.reason}", "provider.id") from None
 
 
-def model_provider_slug(record) -> str:
-    """The slug of the provider a models.json record names (its ``provider.id``)."""
+def embedded_provider(record) -> dict:
+    """The provider a models.json record names, as an object ``{id, name, website, ...}``: the
+    object itself, or, for a plain string (an older exporter's), ``{"id": <its slug>, "name":
+    <the string>}`` — the string lower-cased with runs of other characters than ``a-z0-9.``
+    made ``-`` (``"Google DeepMind"`` → ``google-deepmind``; a slug stays itself)."""
     record = _object(record, "a model")
     provider = record.get("provider")
+    if type(provider) is str:
+        if not provider.strip():
+            raise RecordError("provider is required (an object with an id, or a name)", "provider")
+        slug = provider_slug_of_name(provider)
+        if not slug:
+            raise RecordError(f"provider {provider!r} gives no slug", "provider")
+        return {"id": slug, "name": provider}
     if type(provider) is not dict:
-        raise RecordError("provider must be an object with an id", "provider")
-    return _provider_slug(provider)
+        raise RecordError("provider must be an object with an id, or a name", "provider")
+    return provider
 
 
-def model_slug(record) -> tuple[str, str]:
-    """``(provider slug, model slug)`` of a models.json record; raises if either cannot be told."""
-    provider_slug = model_provider_slug(record)
-    name = record.get("name")
+def provider_slug_of_name(name: str) -> str:
+    """A provider slug for a provider given by its name only."""
+    text = anyascii(unicodedata.normalize("NFKC", name))
+    return _SLUG_SEPARATORS.sub("-", text.lower()).strip("-")
+
+
+def model_provider_slug(record) -> str:
+    """The slug of the provider a models.json record names (its ``provider.id``)."""
+    return embedded_provider_slug(embedded_provider(record))
+
+
+def model_name(record) -> str:
+    name = _object(record, "a model").get("name")
     if type(name) is not str or not name.strip():
         raise RecordError("name is required (a non-empty string)", "name")
-    slug = derive_model_slug(provider_slug, name)
+    return name
+
+
+def check_slug_length(slug: str) -> str:
     if len(slug) > _SLUG_LENGTH:
         raise RecordError(
             f"name gives a slug of {len(slug)} characters; at most {_SLUG_LENGTH} fit", "name"
         )
-    return provider_slug, slug
+    return slug
 
 
-def map_model(record) -> dict:
-    """A ``models.json`` record as a model row, plus ``provider_slug`` for the loader to resolve."""
-    provider_slug, slug = model_slug(record)
+def model_slug(record) -> tuple[str, str]:
+    """``(provider slug, model slug)`` of a models.json record on its own (today's slug; the
+    spelled one when that reduces to the provider); raises if either cannot be told. The
+    acceptance pipeline decides slugs over the whole export (see pipeline.ModelSlugs)."""
+    provider_slug = model_provider_slug(record)
+    name = model_name(record)
+    slug = derive_model_slug(provider_slug, name)
+    if is_degenerate(provider_slug, slug):
+        slug = spelled_model_slug(provider_slug, name)
+    return provider_slug, check_slug_length(slug)
+
+
+def map_model(record, *, provider_slug: str | None = None, slug: str | None = None) -> dict:
+    """A ``models.json`` record as a model row, plus ``provider_slug`` for the loader to resolve.
+    ``provider_slug`` and ``slug``, when the pipeline has decided them, are taken as given."""
+    if slug is None:
+        provider_slug, slug = model_slug(record)
     row = {"provider_slug": provider_slug, "slug": slug}
     row.update(zip(MODEL_COLUMNS[1:], _values(MODEL_FIELDS, record), strict=False))
     # The embedded provider object stays verbatim in metadata: the row links by slug.
@@ -221,14 +287,35 @@ def status_region(record) -> str:
     return _values(STATUS_FIELDS[:1], record)[0]
 
 
-def map_status(record) -> dict:
+def embedded_status(record: dict) -> dict | None:
+    """A model's own headline status in models.json, as a status record for region ``global``:
+    its ``status`` object (or a ``status`` string) with the model's top-level ``availability``
+    where the object has none; None when the model states no status at all."""
+    status, availability = record.get("status"), record.get("availability")
+    if status is None and availability is None:
+        return None
+    if type(status) is dict:
+        embedded = dict(status)
+    elif status is None:
+        embedded = {}
+    else:
+        embedded = {"status": status}  # a string, or a wrong type the status rules reject
+    if availability is not None and embedded.get("availability") is None:
+        embedded["availability"] = availability
+    embedded.setdefault("region", GLOBAL_REGION)
+    return embedded
+
+
+def map_status(record, *, origin: str = StatusOrigin.STATUS_FILE) -> dict:
     """A ``model-status.json`` status as a status row (the model is resolved by the loader).
 
     An empty object is a model under watch with nothing measured yet: status ``unknown``.
+    ``origin``: the file it comes from (``models_file`` for a model's own status).
     """
     record = _object(record, "a status")
     row = dict(zip(STATUS_COLUMNS, _values(STATUS_FIELDS, record), strict=False))
     row["metadata"] = _extra(record, _STATUS_NAMES)
+    row["origin"] = origin
     return row
 
 

@@ -365,3 +365,48 @@ class ShadowStats(models.Model):
 
     def __str__(self):
         return f"{self.mismatched}/{self.compared} mismatched"
+
+
+class ModelAlias(models.Model):
+    """Another name a status key may give a model (an older slug, another exporter's name):
+    model-status.json's key ``alias`` means the model whose slug is ``model_slug``."""
+
+    alias = models.CharField(max_length=512, unique=True)
+    model_slug = models.CharField(max_length=255, help_text="The slug of the model it names.")
+    note = models.CharField(max_length=255, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["alias"]
+        verbose_name_plural = "model aliases"
+
+    def __str__(self):
+        return f"{self.alias} → {self.model_slug}"
+
+
+class ExportEnvelope(models.Model):
+    """The fields of an export file around its records (models.json's ``metadata``,
+    ``statistics``, ``typeStatistics``, ``providers``; model-status.json's ``version``,
+    ``lastUpdated``), kept once per distinct file (by SHA-256), with the records merged into
+    others (duplicates of one model) so that nothing the export holds is absent."""
+
+    kind = models.CharField(max_length=16, choices=Entity.choices)
+    sha256 = models.CharField(max_length=64)
+    envelope = models.JSONField(default=dict, blank=True)
+    merged = models.JSONField(
+        default=list, blank=True, help_text="Records merged into another: position, record."
+    )
+    run = models.ForeignKey(
+        BackfillRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    first_seen = models.DateTimeField(auto_now_add=True)
+    last_seen = models.DateTimeField(auto_now=True, db_index=True)
+
+    class Meta:
+        ordering = ["-last_seen", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "sha256"], name="migrator_envelope_kind_sha")
+        ]
+
+    def __str__(self):
+        return f"{self.kind} envelope {self.sha256[:12]}"

@@ -11,6 +11,7 @@ COLUMNS = (
     ("updated", "updated"),
     ("unchanged", "unchanged"),
     ("rejected", "rejected"),
+    ("merged", "merged"),
     ("pruned", "pruned"),
     ("absent", "absent"),
     ("warnings", "warnings"),
@@ -110,6 +111,7 @@ VALIDATION_COLUMNS = (
     ("changed", "changed"),
     ("orphans", "orphans"),
     ("excused", "rejects"),
+    ("merged", "merged"),
 )
 SYMBOLS = {
     "missing": "-",

@@ -10,10 +10,14 @@ from __future__ import annotations
 import base64
 import collections
 import dataclasses
+import decimal
+import errno
 import hashlib
 import json
+import math
 import os
 import re
+import stat
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -104,6 +108,7 @@ class ExportFile:
     size: int | None = None
     sha256: str | None = None
     envelope: dict = dataclasses.field(default_factory=dict)
+    shape: str = "object"  # models.json: "array" when it is a bare array of models
 
     @property
     def name(self) -> str:
@@ -215,7 +220,7 @@ def resolve(sources: list[str]) -> dict[str, ExportFile]:
             continue
         path = Path(source)
         if path.is_dir():
-            present = [name for name in FILES if (path / name).is_file()]
+            present = [name for name in FILES if _export_entry(path / name)]
             if not present:
                 raise SourceError(
                     f"{path}: no export file in this directory (looked for {', '.join(FILES)})",
@@ -223,7 +228,7 @@ def resolve(sources: list[str]) -> dict[str, ExportFile]:
                 )
             for name in present:
                 add(FILES[name][0], str(path / name))
-        elif path.is_file():
+        elif _export_entry(path):
             if path.name not in FILES:
                 raise SourceError(
                     f"{path}: cannot tell what this file holds; name it one of {', '.join(FILES)}",
@@ -233,6 +238,37 @@ def resolve(sources: list[str]) -> dict[str, ExportFile]:
         else:
             raise SourceError(f"{path}: no such file or directory", location=str(path))
     return files
+
+
+def _export_entry(path: Path) -> bool:
+    """Whether ``path`` is a readable export file; False when nothing is there. Something there
+    that cannot be read as a file (a directory, a dangling or looping symbolic link, a file
+    without read permission) is an error naming it: an export file is never silently skipped."""
+    if not os.path.lexists(path):
+        return False
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            problem = "is a symbolic link that loops"
+        elif os.path.islink(path):
+            problem = f"is a symbolic link to {os.readlink(path)!r}, which does not exist"
+        else:
+            problem = f"cannot be read: {exc.strerror}"
+        raise SourceError(f"{path}: {problem}: fix or remove it", location=str(path)) from exc
+    if stat.S_ISDIR(mode):
+        if path.name in FILES:
+            raise SourceError(
+                f"{path}: is a directory, not a file: an export's {path.name} must be a file",
+                location=str(path),
+            )
+        return False
+    if not os.access(path, os.R_OK):
+        raise SourceError(
+            f"{path}: cannot be read (permission denied): give this user read access",
+            location=str(path),
+        )
+    return True
 
 
 def _records_key(kind: str) -> str | None:
@@ -258,12 +294,16 @@ def _parse_error(reader: TrackedReader, exc: Exception, last: str) -> SourceErro
     )
 
 
-def _read_head(reader: TrackedReader, export_file: ExportFile) -> dict:
-    """The top-level fields before the records; checks the file's top-level shape."""
-    events = ijson.parse(reader, use_float=True)
+def _read_head(reader: TrackedReader, export_file: ExportFile, backend=ijson) -> tuple[dict, str]:
+    """The top-level fields before the records, and the records' ijson prefix; checks the
+    file's top-level shape. models.json may be an object with ``models`` or, as older exporters
+    wrote it, a bare array of models."""
+    events = backend.parse(reader, **_NUMBERS[backend])
     name = export_file.name
     first = next(events, None)
-    if export_file.records_key is None:
+    if export_file.records_key is None or (
+        export_file.kind == "models" and first is not None and first[1] == "start_array"
+    ):
         if first is None or first[1] != "start_array":
             found = "nothing" if first is None else first[1].replace("start_", "")
             raise SourceError(
@@ -272,11 +312,12 @@ def _read_head(reader: TrackedReader, export_file: ExportFile) -> dict:
                 location=reader.location,
                 position="byte 0",
             )
-        return {}
+        return {}, "item"
     if first is None or first[1] != "start_map":
         raise SourceError(
             f"{reader.location}: {name} must hold a JSON object with a "
-            f"{export_file.records_key!r} member at the top level",
+            f"{export_file.records_key!r} member at the top level"
+            + (" (or a JSON array of models)" if export_file.kind == "models" else ""),
             location=reader.location,
             position="byte 0",
         )
@@ -292,7 +333,7 @@ def _read_head(reader: TrackedReader, export_file: ExportFile) -> dict:
                         f"{'array' if expected == 'start_array' else 'object'}",
                         location=reader.location,
                     )
-                return envelope
+                return envelope, f"{export_file.records_key}.item"
             envelope[value] = _build_value(events)
         elif prefix == "" and event == "end_map":
             break
@@ -368,6 +409,51 @@ def _member_chain(text: str, pos: int, rest: dict, last_brace: int) -> dict | No
 
 
 PROGRESS_EVERY = 1000
+# The C parser (yajl2_c) refuses a whole file at a number beyond 64-bit integer or double range;
+# such a file is read again with ijson's pure-Python parser, which reads any number, so that
+# only the records holding one are rejected (see OutOfRange).
+_PYTHON = ijson.get_backend("python")
+_NUMBERS = {ijson: {"use_float": True}, _PYTHON: {}}
+_OVERFLOW = ("integer overflow", "numeric (floating point) overflow")
+
+
+class OutOfRange:
+    """A record holding a number no database column or JSON value of both databases holds (an
+    integer beyond 64 bits, a number beyond double range): the pipeline rejects it, naming
+    ``field``. ``record`` is the record with such numbers written as strings (storable)."""
+
+    __slots__ = ("field", "number", "record")
+
+    def __init__(self, record, field: str, number: str):
+        self.record, self.field, self.number = record, field, number
+
+
+def _numbers_checked(value):
+    """A record read by the Python parser: its decimals as floats (as the C parser gives them),
+    or an OutOfRange when a number exceeds what a column or both databases' JSON can hold."""
+    found: list[tuple[str, str]] = []
+
+    def walk(item, path):
+        kind = type(item)
+        if kind is dict:
+            return {k: walk(v, f"{path}.{k}" if path else k) for k, v in item.items()}
+        if kind is list:
+            return [walk(v, f"{path}[{i}]") for i, v in enumerate(item)]
+        if kind is decimal.Decimal:
+            number = float(item)
+            if math.isinf(number):
+                found.append((path, str(item)))
+                return str(item)
+            return number
+        if kind is int and not -(2**63) <= item < 2**63:
+            found.append((path, str(item)))
+            return str(item)
+        return item
+
+    checked = walk(value, "")
+    if found:
+        return OutOfRange(checked, found[0][0], found[0][1])
+    return checked
 
 
 def iter_records(export_file: ExportFile, *, progress=None) -> Iterator[tuple[object, object]]:
@@ -375,39 +461,66 @@ def iter_records(export_file: ExportFile, *, progress=None) -> Iterator[tuple[ob
     models.json, ``(model slug, status or list of statuses)`` for model-status.json.
 
     ``progress(bytes_read)`` is called every ``PROGRESS_EVERY`` records and at the end."""
+    done = [0]
+    try:
+        yield from _read_records(export_file, ijson, done, progress)
+    except _NumberOverflow:
+        # Read again from the start with the Python parser; the records already given are
+        # skipped (they were complete and in range).
+        yield from _read_records(export_file, _PYTHON, done, progress, skip=done[0])
+
+
+class _NumberOverflow(Exception):
+    pass
+
+
+def _read_records(export_file, backend, done, progress, skip: int = 0):
     reader = export_file.open()
     last = ""
+    numbers = _NUMBERS[backend]
     try:
         try:
-            head = _read_head(reader, export_file)
+            head, prefix = _read_head(reader, export_file, backend)
         except ijson.JSONError as exc:
             if reader.bytes_read == 0:
                 raise SourceError(
                     f"{reader.location}: {export_file.name} is empty", location=reader.location
                 ) from exc
+            if backend is ijson and any(text in str(exc) for text in _OVERFLOW):
+                raise _NumberOverflow from exc
             raise _parse_error(reader, exc, last) from exc
         reader.replay_head()
         if export_file.kind == "statuses":
-            items = ijson.kvitems(reader, "statuses", use_float=True)
+            items = backend.kvitems(reader, "statuses", **numbers)
         else:
-            prefix = "item" if export_file.records_key is None else "models.item"
-            items = enumerate(ijson.items(reader, prefix, use_float=True))
+            items = enumerate(backend.items(reader, prefix, **numbers))
         count = 0
         try:
             for position, record in items:
-                yield position, record
-                last = f"record {position!r}" if export_file.kind == "statuses" else f"#{position}"
                 count += 1
+                if count > skip:
+                    if backend is not ijson:
+                        record = _numbers_checked(record)
+                    yield position, record
+                    done[0] = count
+                last = f"record {position!r}" if export_file.kind == "statuses" else f"#{position}"
                 if progress is not None and count % PROGRESS_EVERY == 0:
                     progress(reader.bytes_read)
         except ijson.JSONError as exc:
+            if backend is ijson and any(text in str(exc) for text in _OVERFLOW):
+                raise _NumberOverflow from exc
             raise _parse_error(reader, exc, last) from exc
         if progress is not None:
             progress(reader.bytes_read)
         envelope = dict(head)
-        if export_file.records_key is not None:
+        if prefix != "item":
             envelope.update(_trailing_fields(reader, export_file.records_key))
+        if backend is not ijson:
+            envelope = _numbers_checked(envelope)
+            if isinstance(envelope, OutOfRange):
+                envelope = envelope.record
         export_file.envelope = envelope
+        export_file.shape = "array" if prefix == "item" else "object"
         export_file.size = reader.bytes_read
         export_file.sha256 = reader.sha256
     finally:

@@ -106,11 +106,15 @@ class Validation:
             )
         if "models" in files:
             self._timed(Entity.MODELS, lambda: self._models(files["models"], acceptance))
-        if "statuses" in files and Entity.STATUSES in wanted:
-            self._timed(Entity.STATUSES, lambda: self._statuses(files["statuses"], acceptance))
+        if Entity.STATUSES in wanted and ("statuses" in files or "models" in files):
+            # Without model-status.json, the models' own statuses (models.json) are checked.
+            self._timed(Entity.STATUSES, lambda: self._statuses(files.get("statuses"), acceptance))
         tables.keyed_lookups(on=False)
         for entity in ENTITIES:
-            if self.results[entity].checked:
+            # Without model-status.json only the models' own statuses were checked: the
+            # database's other statuses are not "extra" (as backfill does not prune them).
+            whole = entity != Entity.STATUSES or "statuses" in files
+            if self.results[entity].checked and whole:
                 self._timed(entity, lambda e=entity: self._extras(e))
 
     def _timed(self, entity, work):
@@ -229,12 +233,17 @@ class Validation:
         wanted = self.options.entities
         providers = self._batcher(Entity.PROVIDERS, keep_items=True)
         models = self._batcher(Entity.MODELS, keep_items=True)
-        items = acceptance.models_from(source.iter_records(export_file))
+        items = acceptance.models_from(source.iter_records(export_file), export_file=export_file)
         for provider_batch, model_batch in batches.model_batches(items, providers, models):
             if Entity.PROVIDERS in wanted:
                 self._check(tables.PROVIDERS, provider_batch)
             if Entity.MODELS in wanted:
                 self._check(tables.MODELS, model_batch)
+        if Entity.MODELS in wanted:
+            for kind, text in acceptance.file_warnings:
+                self.warnings[kind] = self.warnings.get(kind, 0) + 1
+                if len(self.warning_examples) < MAX_WARNING_EXAMPLES:
+                    self.warning_examples.append(text)
 
     def _statuses(self, export_file, acceptance):
         batcher = self._batcher(Entity.STATUSES, keep_items=False)
@@ -249,6 +258,7 @@ class Validation:
         result = self.results[entity]
         result.checked = True
         result.in_export += batch.read
+        result.merged += batch.merged
         self._warned(batch)
         for reject in batch.rejects:
             self._rejected(reject)

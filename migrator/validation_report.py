@@ -64,6 +64,7 @@ class EntityResult:
     changed: int = 0
     orphans: int = 0
     excused: int = 0
+    merged: int = 0  # records of the export merged into another (the same model twice)
     seconds: float = 0.0
 
     def differences(self, *, strict: bool) -> int:

@@ -148,7 +148,7 @@ def test_pooled_url__disables_server_side_cursors_and_validation_still_streams(
     assert result.returncode == 1, result.stderr
     document = json.loads(result.stdout)
     assert [(d["kind"], d["key"]) for d in document["differences"]] == [("extra", "acme")]
-    assert document["entities"]["statuses"]["matched"] == 56
+    assert document["entities"]["statuses"]["matched"] == 58
 
 
 def test_db_pool__turns_on_psycopg_pool_and_refuses_a_pooled_url():

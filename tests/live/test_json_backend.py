@@ -89,7 +89,7 @@ def test_json_backend__keeps_what_backfill_keeps(settings):
     snapshot = JsonBackend().snapshot()
     assert len(snapshot.providers) == 10 and "mistral" in snapshot.providers
     assert len(snapshot.models) == 39
-    assert sum(len(rows) for rows in snapshot.statuses.values()) == 56
+    assert sum(len(rows) for rows in snapshot.statuses.values()) == 58
     assert "openai-gpt-5-preview" not in snapshot.statuses
 
 

@@ -47,3 +47,14 @@ def test_json_store__refuses_to_write_through_a_symlinked_export_file(sample_exp
         JsonStore(sample_export).apply(WRITE)
     assert (sample_export / "model-status.json").is_symlink()
     assert real.read_bytes() == before
+
+
+def test_json_store__a_bare_array_models_json_stays_an_array(sample_export):
+    models = json.loads((sample_export / "models.json").read_text())["models"]
+    (sample_export / "models.json").write_text(json.dumps(models))
+    record = dict(models[1], description="edited through the JSON store")
+    JsonStore(sample_export).apply({"kind": "model", "record": record})
+    JsonStore(sample_export).apply(WRITE)  # a status: its model is found in the array
+    written = json.loads((sample_export / "models.json").read_text())
+    assert isinstance(written, list) and len(written) == len(models)
+    assert written[1]["description"] == "edited through the JSON store"

@@ -48,17 +48,17 @@ def test_run_and_reject_pages__show_their_records(admin_client_logged_in, sample
 def test_restore_action__undoes_a_prune(admin_client_logged_in, sample_export):
     command("backfill_json", str(sample_export))
     data = json.loads((sample_export / "model-status.json").read_text())
-    data["statuses"].pop("openai-o3")
+    data["statuses"]["openai-whisper-v3"].pop()
     (sample_export / "model-status.json").write_text(json.dumps(data))
     command("backfill_json", str(sample_export), "--prune")
     pruned = PrunedRow.objects.get()
-    assert not ModelStatus.objects.filter(model__slug="openai-o3").exists()
+    assert ModelStatus.objects.filter(model__slug="openai-whisper-v3").count() == 7
     response = admin_client_logged_in.post(
         "/admin/migrator/prunedrow/",
         {"action": "restore", "_selected_action": [pruned.pk]},
         follow=True,
     )
     assert b"1 row(s) restored." in response.content
-    assert ModelStatus.objects.filter(model__slug="openai-o3").exists()
+    assert ModelStatus.objects.filter(model__slug="openai-whisper-v3").count() == 8
     pruned.refresh_from_db()
     assert pruned.restored_at is not None

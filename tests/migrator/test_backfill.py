@@ -4,7 +4,7 @@ import json
 import pytest
 
 from catalog.models import Model, ModelStatus, Provider
-from migrator.models import BackfillRun, PrunedRow, RejectedRecord
+from migrator.models import BackfillRun, ExportEnvelope, PrunedRow, RejectedRecord
 from tests.conftest import command
 from tests.snapshots import catalog_snapshot, updated_stamps
 
@@ -24,7 +24,17 @@ def edit(path, change):
 def entities(out: str) -> dict:
     """The per-entity counts of a ``--format json`` report, with their total."""
     document = json.loads(out)["entities"]
-    names = ("read", "inserted", "updated", "unchanged", "rejected", "pruned", "absent", "warnings")
+    names = (
+        "read",
+        "inserted",
+        "updated",
+        "unchanged",
+        "rejected",
+        "merged",
+        "pruned",
+        "absent",
+        "warnings",
+    )
     table = {entity: {k: counts[k] for k in names} for entity, counts in document.items()}
     table["total"] = {k: sum(row[k] for row in list(table.values())) for k in names}
     return table
@@ -35,18 +45,24 @@ def counts(out: str) -> dict:
     table = {}
     for line in out.splitlines():
         cells = line.split()
-        if cells and cells[0] in ("providers", "models", "statuses", "total") and len(cells) == 11:
+        if (
+            cells
+            and cells[0] in ("providers", "models", "statuses", "total")
+            and len(cells) == 12
+            and cells[1].isdigit()
+        ):
             names = (
                 "read",
                 "inserted",
                 "updated",
                 "unchanged",
                 "rejected",
+                "merged",
                 "pruned",
                 "absent",
                 "warnings",
             )
-            table[cells[0]] = dict(zip(names, map(int, cells[1:9]), strict=True))
+            table[cells[0]] = dict(zip(names, map(int, cells[1:10]), strict=True))
     return table
 
 
@@ -63,17 +79,22 @@ def test_sample__loads_with_each_messy_case_as_documented(sample_export):
         "updated": 0,
         "unchanged": 0,
         "rejected": 0,
+        "merged": 0,
         "pruned": 0,
         "absent": 0,
         "warnings": 0,
     }
-    assert table["models"]["inserted"] == 39 and table["models"]["rejected"] == 1
-    assert table["statuses"]["read"] == 58
-    assert table["statuses"]["inserted"] == 56 and table["statuses"]["rejected"] == 2
-    assert table["statuses"]["warnings"] == 2
+    assert table["models"]["inserted"] == 39 and table["models"]["merged"] == 1
+    assert table["models"]["rejected"] == 0 and table["models"]["warnings"] == 1
+    # 58 statuses of model-status.json, and the own statuses of the two models it has none for.
+    assert table["statuses"]["read"] == 60
+    assert table["statuses"]["inserted"] == 58 and table["statuses"]["rejected"] == 2
+    # The empty status, p99 < p95, and the 14 models whose status value model-status.json and
+    # models.json state differently (model-status.json wins).
+    assert table["statuses"]["warnings"] == 16
     assert Provider.objects.count() == 10
     assert Model.objects.count() == 39
-    assert ModelStatus.objects.count() == 56
+    assert ModelStatus.objects.count() == 58
 
     # A provider models.json uses but providers.json lacks: made from the embedded object.
     mistral = Provider.objects.get(slug="mistral")
@@ -82,12 +103,17 @@ def test_sample__loads_with_each_messy_case_as_documented(sample_export):
         "https://mistral.ai",
         "",
     )
-    # Two models deriving one slug: the first loads, the second is kept as a reject.
+    # Two records of one model (names equal but for punctuation): merged into the first.
     gpt = Model.objects.get(slug="openai-gpt-4o")
     assert gpt.name == "GPT-4o"
-    duplicate = RejectedRecord.objects.get(entity="models")
-    assert "duplicate slug 'openai-gpt-4o'" in duplicate.reason
-    assert duplicate.raw["name"] == "GPT 4o" and duplicate.position == "#3"
+    assert not RejectedRecord.objects.filter(entity="models").exists()
+    merged = ExportEnvelope.objects.get(kind="models").merged
+    assert [(m["position"], m["into"], m["record"]["name"]) for m in merged] == [
+        ("#3", "#0", "GPT 4o")
+    ]
+    # A model model-status.json has no status for: its own (models.json) is its global status.
+    jamba = ModelStatus.objects.get(model__slug="ai21-jamba-1.5-large")
+    assert (jamba.status, jamba.availability, jamba.origin) == ("operational", 98.8, "models_file")
     # A status for no model, and a value out of range: rejected with their reasons.
     unknown = RejectedRecord.objects.get(
         entity="statuses", record_key="openai-gpt-5-preview@global"
@@ -107,8 +133,8 @@ def test_sample__loads_with_each_messy_case_as_documented(sample_export):
     assert opus.checked_at == dt.datetime(2025, 8, 14, 13, 2, 45, 715000, tzinfo=dt.UTC)
     # Several regions: one row each.
     assert ModelStatus.objects.filter(model__slug="openai-whisper-v3").count() == 8
-    # Models without a status stay without one.
-    assert not ModelStatus.objects.filter(model__slug="ai21-jamba-1.5-large").exists()
+    # Models model-status.json has no status for: their own (models.json) is their status.
+    assert ModelStatus.objects.filter(model__slug="ai21-jamba-1.5-large").count() == 1
 
 
 def test_sample__unmapped_fields_are_kept_in_metadata(sample_export):
@@ -143,10 +169,10 @@ def test_second_run__reports_everything_unchanged_and_moves_no_updated_at(sample
     assert code == 1
     table = entities(out)
     assert table["total"]["inserted"] == table["total"]["updated"] == 0
-    assert table["total"]["unchanged"] == 10 + 39 + 56
+    assert table["total"]["unchanged"] == 10 + 39 + 58
     assert catalog_snapshot() == before
     assert updated_stamps() == stamps
-    assert RejectedRecord.objects.count() == 3
+    assert RejectedRecord.objects.count() == 2
     assert set(RejectedRecord.objects.values_list("attempts", flat=True)) == {2}
 
 
@@ -161,7 +187,7 @@ def test_changed_record__is_updated_alone(sample_export):
     assert code == 1
     table = entities(out)
     assert table["statuses"]["updated"] == 1
-    assert table["statuses"]["unchanged"] == 55
+    assert table["statuses"]["unchanged"] == 57
     row = ModelStatus.objects.get(model__slug="openai-o3")
     assert (row.status, row.availability) == ("outage", 12.5)
     after = updated_stamps()
@@ -182,7 +208,7 @@ def test_reformatted_record_with_equal_values__is_unchanged(sample_export):
     code, out, _ = backfill(sample_export, "--format", "json")
     assert code == 1
     table = entities(out)
-    assert table["statuses"]["updated"] == 0 and table["statuses"]["unchanged"] == 56
+    assert table["statuses"]["updated"] == 0 and table["statuses"]["unchanged"] == 58
     assert updated_stamps() == stamps
 
 
@@ -195,7 +221,7 @@ def test_fixed_reject__loads_in_the_next_run_and_leaves_the_queue(sample_export)
     backfill(sample_export)
     assert ModelStatus.objects.get(model__slug="deepseek-deepseek-r1").availability == 99.0
     assert not RejectedRecord.objects.filter(record_key="deepseek-deepseek-r1@global").exists()
-    assert RejectedRecord.objects.count() == 2
+    assert RejectedRecord.objects.count() == 1
 
 
 # --- safe modes ----------------------------------------------------------------------------
@@ -224,10 +250,10 @@ def test_dry_run__after_a_change_reports_the_update_and_keeps_the_old_value(samp
 
 def test_absent_rows__are_counted_and_kept_without_prune(sample_export):
     backfill(sample_export)
-    edit(sample_export / "model-status.json", lambda d: d["statuses"].pop("openai-o3"))
+    edit(sample_export / "model-status.json", lambda d: d["statuses"]["openai-whisper-v3"].pop())
     _, out, _ = backfill(sample_export, "--format", "json")
     assert entities(out)["statuses"]["absent"] == 1
-    assert ModelStatus.objects.filter(model__slug="openai-o3").exists()
+    assert ModelStatus.objects.filter(model__slug="openai-whisper-v3").count() == 8
 
 
 def test_prune__archives_then_deletes_what_the_export_no_longer_holds(sample_export):
@@ -240,7 +266,7 @@ def test_prune__archives_then_deletes_what_the_export_no_longer_holds(sample_exp
     edit(sample_export / "models.json", drop_model)
     edit(sample_export / "model-status.json", lambda d: d["statuses"]["openai-whisper-v3"].pop())
     code, out, _ = backfill(sample_export, "--prune", "--format", "json")
-    assert code == 1  # the sample's three rejects
+    assert code == 1  # the sample's two rejects
     table = entities(out)
     assert table["models"]["pruned"] == 1
     # The pruned model's own status, and one region of whisper.
@@ -266,10 +292,10 @@ def test_prune__archives_then_deletes_what_the_export_no_longer_holds(sample_exp
 
 def test_prune_dry_run__reports_and_keeps(sample_export):
     backfill(sample_export)
-    edit(sample_export / "model-status.json", lambda d: d["statuses"].pop("openai-o3"))
+    edit(sample_export / "model-status.json", lambda d: d["statuses"]["openai-whisper-v3"].pop())
     _, out, _ = backfill(sample_export, "--prune", "--dry-run", "--format", "json")
     assert entities(out)["statuses"]["pruned"] == 1
-    assert ModelStatus.objects.filter(model__slug="openai-o3").exists()
+    assert ModelStatus.objects.filter(model__slug="openai-whisper-v3").count() == 8
     assert not PrunedRow.objects.exists()
 
 
@@ -278,7 +304,7 @@ def test_only__loads_the_named_entities(sample_export):
     assert code == 0
     assert Provider.objects.count() == 9 and not Model.objects.exists()
     backfill(sample_export, "--only", "models,statuses")
-    assert Model.objects.count() == 39 and ModelStatus.objects.count() == 56
+    assert Model.objects.count() == 39 and ModelStatus.objects.count() == 58
     assert Provider.objects.count() == 10
 
 
@@ -330,10 +356,10 @@ def test_truncated_file__keeps_committed_batches_and_a_rerun_completes(sample_ex
     assert "committed batches: providers.json: 1, models.json: 4, model-status.json: 3" in out
     assert Model.objects.count() == 39
     partial = ModelStatus.objects.count()
-    assert 0 < partial < 56
+    assert 0 < partial < 58
     (sample_export / "model-status.json").write_bytes(good)
     backfill(sample_export, "--batch-size", "10")
-    assert ModelStatus.objects.count() == 56
+    assert ModelStatus.objects.count() == 58
 
 
 @pytest.mark.parametrize(
@@ -341,7 +367,7 @@ def test_truncated_file__keeps_committed_batches_and_a_rerun_completes(sample_ex
     [
         ("providers.json", '{"slug": "x"}', "providers.json must hold a JSON array"),
         ("models.json", '{"metadata": {}, "items": []}', "models.json has no 'models' member"),
-        ("models.json", '[{"name": "x"}]', "must hold a JSON object with a 'models' member"),
+        ("models.json", '"models"', "must hold a JSON object with a 'models' member"),
         ("model-status.json", '{"statuses": []}', "'statuses' must be a JSON object"),
         ("providers.json", '[{"slug": "a"},, ]', "malformed JSON"),
         ("models.json", "", "models.json is empty"),
@@ -364,7 +390,8 @@ def test_zero_models__is_a_valid_export(sample_export):
     )
     assert code == 0
     assert entities(out)["models"]["read"] == 0
-    assert Provider.objects.count() == 9
+    # mistral, named only in the envelope's providers list now, is a provider row all the same.
+    assert Provider.objects.count() == 10
 
 
 def test_missing_source__is_a_command_error(tmp_path):
@@ -415,7 +442,6 @@ def test_retry_failed__loads_what_now_can_and_keeps_the_rest(sample_export):
     table = entities(out)
     assert table["statuses"]["read"] == 2
     assert table["statuses"]["inserted"] == 1 and table["statuses"]["rejected"] == 1
-    assert table["models"]["rejected"] == 1  # the duplicate slug is still a duplicate
     assert ModelStatus.objects.filter(model__slug="openai-gpt-5-preview").count() == 1
     assert not RejectedRecord.objects.filter(record_key="openai-gpt-5-preview@global").exists()
     still = RejectedRecord.objects.get(record_key="deepseek-deepseek-r1@global")
@@ -435,7 +461,7 @@ def test_format_json__matches_the_text_summary(sample_export):
             continue
         assert {k: document["entities"][entity][k] for k in row} == row
     assert document["dryRun"] is True
-    assert {r["reason"][:14] for r in document["rejects"]} >= {"duplicate slug"}
+    assert {r["reason"][:14] for r in document["rejects"]} == {"unknown model ", "availability m"}
     assert [s["file"] for s in document["sources"]] == [
         "providers.json",
         "models.json",
@@ -454,7 +480,7 @@ def test_run_record__keeps_arguments_sources_counts_and_outcome(sample_export):
     described = next(s for s in run.sources if s["file"] == "model-status.json")
     assert described["sha256"] == hashlib.sha256(status_file.read_bytes()).hexdigest()
     assert described["size"] == status_file.stat().st_size
-    assert run.counts["statuses"]["inserted"] == 56
+    assert run.counts["statuses"]["inserted"] == 58
     batches = run.committed_batches
     assert (batches["providers.json"], batches["models.json"]) == (2, 6)  # 7 + 2; 5 x 7 + 4
     assert 1 < batches["model-status.json"] <= 9  # whole models per batch, at least 7 rows each

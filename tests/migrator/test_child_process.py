@@ -45,7 +45,7 @@ def test_rerun_with_fingerprint_hints__updates_only_what_changed(sample_export):
     (sample_export / "model-status.json").write_text(json.dumps(data))
     _, out, _ = command("backfill_json", str(sample_export), "--format", "json")
     statuses = json.loads(out)["entities"]["statuses"]
-    assert (statuses["updated"], statuses["unchanged"], statuses["inserted"]) == (1, 55, 0)
+    assert (statuses["updated"], statuses["unchanged"], statuses["inserted"]) == (1, 57, 0)
     assert ModelStatus.objects.get(model__slug="openai-o3").availability == 42.0
     after = updated_stamps()["statuses"]
     assert {k for k in after if after[k] != stamps["statuses"][k]} == {("openai-o3", "global")}

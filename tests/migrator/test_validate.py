@@ -117,11 +117,11 @@ def test_model_missing_from_the_database__its_statuses_are_orphans(loaded):
 def test_known_rejects__listed_apart_and_excused_unless_strict(loaded):
     code, out, _ = validate(loaded)
     assert code == 0
-    assert "known rejects (3 in the queue, 3 excused)" in out
+    assert "known rejects (2 in the queue, 2 excused)" in out
     assert "x statuses openai-gpt-5-preview@global: unknown model" in out
     code, document = report(loaded, "--strict")
     assert code == 1
-    assert document["differenceCount"] == 3
+    assert document["differenceCount"] == 2
     assert {d["kind"] for d in document["differences"]} == {"rejected"}
 
 
@@ -133,7 +133,7 @@ def test_semantic_equality__timestamp_spelling_and_key_order(loaded):
     (loaded / "model-status.json").write_text(json.dumps(data))
     code, document = report(loaded)
     assert code == 0, document["differences"]
-    assert document["entities"]["statuses"]["matched"] == 56
+    assert document["entities"]["statuses"]["matched"] == 58
 
 
 def test_float_tolerance(loaded):
@@ -146,9 +146,15 @@ def test_data_quality_warnings__do_not_fail_and_match_backfill(loaded):
     code, document = report(loaded)
     assert code == 0
     # The records that load, and only they (the rejected availability 101.5 is a reject).
-    assert document["warnings"] == {"latencyP99 < latencyP95": 1, "empty status object": 1}
+    assert document["warnings"] == {
+        "latencyP99 < latencyP95": 1,
+        "empty status object": 1,
+        "merged duplicate model": 1,
+        "status differs from models.json": 14,
+    }
     _, out, _ = command("backfill_json", str(loaded), "--dry-run", "--format", "json")
-    assert json.loads(out)["entities"]["statuses"]["warnings"] == 2
+    entities = json.loads(out)["entities"]
+    assert (entities["models"]["warnings"], entities["statuses"]["warnings"]) == (1, 16)
 
 
 def test_json_report__matches_the_text_report(loaded, tmp_path):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from catalog.models import Provider
+from catalog.models import Model
 from migrator.models import BackfillRun, RejectedRecord
 from tests.conftest import command, manage
 
@@ -25,7 +25,7 @@ def test_dry_run_with_rejects__does_not_claim_to_keep_them(sample_export):
     code, _, err = backfill(sample_export, "--dry-run")
     assert code == 1
     assert err == (
-        "3 record(s) would be rejected; a dry run keeps nothing (run without --dry-run to keep "
+        "2 record(s) would be rejected; a dry run keeps nothing (run without --dry-run to keep "
         "them in the reject queue)."
     )
     assert not RejectedRecord.objects.exists()
@@ -59,9 +59,10 @@ def test_max_rejects_in_a_dry_run__says_once_that_it_stopped_and_that_nothing_wa
     code, out, err = backfill(sample_export, "--dry-run", "--max-rejects", "0")
     assert code == 2
     assert "stopped: stopped:" not in out
-    assert "stopped: 1 record(s) rejected, more than --max-rejects 0" in out
+    # Both statuses are rejected in the one batch the dry run's statuses make.
+    assert "stopped: 2 record(s) rejected, more than --max-rejects 0" in out
     assert "committed batches: nothing (dry run)" in out
-    assert err == "1 record(s) rejected, more than --max-rejects 0. Nothing was written (dry run)."
+    assert err == "2 record(s) rejected, more than --max-rejects 0. Nothing was written (dry run)."
     assert BackfillRun.objects.get().committed_batches == {}
 
 
@@ -69,11 +70,12 @@ def test_max_rejects__counts_the_batches_it_kept(sample_export):
     code, out, err = backfill(sample_export, "--max-rejects", "0", "--batch-size", "10")
     assert code == 2
     assert err == (
-        "1 record(s) rejected, more than --max-rejects 0. The 2 batch(es) committed before it "
+        "1 record(s) rejected, more than --max-rejects 0. The 10 batch(es) committed before it "
         "are kept. The rejects are in the admin (Rejected records)."
     )
-    assert "committed batches: providers.json: 1, models.json: 1" in out
-    assert Provider.objects.count() == 9  # providers.json's batch: what the message counts
+    # The first reject is a status (the sample's duplicate model is merged, not rejected).
+    assert "committed batches: providers.json: 1, models.json: 4, model-status.json: 5" in out
+    assert Model.objects.count() == 39  # the models' batches: what the message counts
     assert RejectedRecord.objects.count() == 1
 
 

@@ -25,7 +25,7 @@ def test_before_any_backfill__hints_to_run_backfill_json_first(sample_export):
     code, _, err = validate(sample_export)
     assert code == 1
     assert err == (
-        "the database and the export differ: 108 difference(s); the database holds none of "
+        "the database and the export differ: 109 difference(s); the database holds none of "
         "these records: run `backfill_json` first"
     )
 
@@ -41,11 +41,11 @@ def test_differences_after_a_backfill__no_backfill_hint(sample_export):
 @pytest.mark.parametrize("flag", ["-v 2", "--verbose"])
 def test_verbosity_2__prints_every_difference(sample_export, flag):
     _, short, _ = validate(sample_export)
-    assert "differences (20 of 108 shown; -v 2 for all):" in short
+    assert "differences (20 of 109 shown; -v 2 for all):" in short
     _, full, _ = validate(sample_export, *flag.split())
-    assert "differences (108 of 108 shown):" in full
-    listed = full.partition("differences (108 of 108 shown):")[2].strip().splitlines()
-    assert len(listed) == 108
+    assert "differences (109 of 109 shown):" in full
+    listed = full.partition("differences (109 of 109 shown):")[2].strip().splitlines()
+    assert len(listed) == 109
 
 
 def test_output_in_a_missing_directory__refused_before_the_run(scratch_database):
