@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('migrator', '0005_backfill_run_process'),
+        ('migrator', '0006_traffic_totals_and_targets'),
     ]
 
     operations = [
