@@ -46,10 +46,8 @@ def first_backfill(url: str, export: Path) -> Measurement:
 
 def export_json(url: str, directory: Path) -> Measurement:
     directory.mkdir(parents=True, exist_ok=True)
-    measurement = run_measured(
-        [sys.executable, str(ROOT / "manage.py"), "export_json", str(directory), "--format", "json"],
-        url,
-    )
+    command = [sys.executable, str(ROOT / "manage.py"), "export_json", str(directory)]
+    measurement = run_measured([*command, "--format", "json"], url)
     document = json.loads(measurement.stdout)
     files = {f["name"]: f for f in document["files"]}
     measurement.rows = files["model-status.json"]["records"]

@@ -146,8 +146,8 @@ class Backfill:
             if self.keep_newer:
                 self.notes.append(
                     "reads come from the database (the source of truth): a status older than "
-                    "the stored one (checkedAt) is skipped and counted as stale; --force "
-                    "writes it anyway"
+                    "the stored row (checkedAt) is skipped and counted as stale (--force "
+                    "writes it)"
                 )
             files = {} if options.retry_failed else source.resolve(list(options.sources))
             self.files = [files[kind] for kind in source.KINDS if kind in files]

@@ -54,10 +54,7 @@ def backfill_text(result: Result, *, verbosity: int = 1) -> str:
     lines += [f"\n{note}" for note in result.notes]
     stale = result.totals().stale
     if stale:
-        lines.append(
-            f"\nstale: {stale} status(es) older than the stored row (checkedAt) skipped: the "
-            "database is the source of truth (--force writes them)"
-        )
+        lines.append(f"stale: {stale} status(es) older than the stored row, skipped")
     if run.error:
         batches = ", ".join(f"{name}: {n}" for name, n in run.committed_batches.items() if n)
         written = "nothing (dry run)" if run.dry_run else (batches or "none")
