@@ -6,6 +6,7 @@ import os
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from catalog.models import Model, ModelStatus, Provider
 from migrator import export
@@ -169,5 +170,99 @@ def test_generated_exports__the_export_of_a_load_is_the_export(export_e, tmp_pat
     assert code == 0, err  # what loaded once loads again, every record of it
     assert catalog_snapshot() == loaded_from_e
     assert command("validate_migration", str(root / "x"))[0] == 0
+    export_to(root / "y")
+    assert digests(root / "x") == digests(root / "y")
+
+
+# Richer records than the shared generator: fields kept in metadata (nested, unicode, keys out of
+# order), an embedded headline status, prices, timestamps with offsets, regions in lists.
+json_leaf = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**53), max_value=2**53),
+    st.floats(allow_nan=False, allow_infinity=False, width=32),
+    st.text(alphabet='aZé中 -"\\', max_size=6),
+)
+json_value = st.recursive(
+    json_leaf,
+    lambda children: st.one_of(
+        st.lists(children, max_size=3),
+        st.dictionaries(st.text(alphabet="zyxaé", min_size=1, max_size=3), children, max_size=3),
+    ),
+    max_leaves=8,
+)
+stamps = st.sampled_from(
+    ["2025-08-14T13:02:45.715Z", "2025-08-14T15:02:45+02:00", "2025-08-14T13:02:45.000123Z"]
+)
+rich_status = st.fixed_dictionaries(
+    {"status": st.sampled_from(["operational", "degraded", "outage", "unknown"])},
+    optional={
+        "availability": st.floats(min_value=0, max_value=100),
+        "latencyP95": st.floats(min_value=0, max_value=1e6),
+        "requestsPerMin": st.integers(min_value=0, max_value=2**40),
+        "checkedAt": stamps,
+        "probe": json_value,
+    },
+)
+rich_model = st.fixed_dictionaries(
+    {
+        "name": st.text(alphabet="abc +.中", min_size=1, max_size=8).filter(str.strip),
+        "provider": st.fixed_dictionaries(
+            {"id": st.sampled_from(["acme", "beta"])}, optional={"name": st.just("Acme")}
+        ),
+    },
+    optional={
+        "id": st.uuids().map(str),
+        "inputPrice": st.decimals(min_value=0, max_value=999, places=4).map(float),
+        "releasedAt": stamps,
+        "status": rich_status,
+        "availability": st.floats(min_value=0, max_value=100),
+        "metadata": json_value,
+        "zz-extra": json_value,
+    },
+)
+
+
+@st.composite
+def rich_exports(draw):
+    providers = [{"slug": "acme", "name": "Acme", "id": "p-1", "extra": draw(json_value)}]
+    models = draw(st.lists(rich_model, max_size=5))
+    keys = sorted({f"{m['provider']['id']}-{m['name'].lower()}" for m in models})
+    regions = st.lists(
+        st.sampled_from(["global", "eu-west-1", "us-east-1", "ap-1"]), unique=True, max_size=3
+    )
+    statuses = {}
+    for key in keys:
+        chosen = draw(regions)
+        records = [draw(rich_status) | {"region": region} for region in chosen]
+        if records:
+            statuses[key] = records[0] if len(records) == 1 else records
+    return providers, models, statuses
+
+
+@settings(
+    max_examples=30,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(export_e=rich_exports())
+def test_generated_rich_exports__every_kept_field_comes_back(export_e, tmp_path_factory):
+    """Metadata of every shape, embedded statuses, prices and offsets survive the round trip."""
+    providers, models, statuses = export_e
+    empty_catalog()
+    RejectedRecord.objects.all().delete()
+    root = tmp_path_factory.mktemp("rich")
+    write_export(root / "e", providers, models, statuses)
+    code, _, err = command("backfill_json", str(root / "e"))
+    assert code in (0, 1), err
+    loaded_from_e = catalog_snapshot()
+    export_to(root / "x")
+    code, out, err = command("backfill_json", str(root / "x"), "--format", "json")
+    assert code == 0, err
+    assert all(c["updated"] == c["inserted"] == 0 for c in json.loads(out)["entities"].values())
+    empty_catalog()
+    assert command("backfill_json", str(root / "x"))[0] == 0
+    assert catalog_snapshot() == loaded_from_e
     export_to(root / "y")
     assert digests(root / "x") == digests(root / "y")
