@@ -9,7 +9,10 @@ changed. The token (EXPORT_GIT_TOKEN) goes to Git as an HTTP header through the 
 never into the clone's configuration or a URL on disk, and never into a message.
 
 Writes queued for the JSON store (dual-write's secondary copies) are in the database already
-(it was their primary): a published export carries them, so they leave the queue then.
+(it was their primary). Where the JSON store is read-only because it is read from the published
+repository (JSON_EXPORT_URL, or on Vercel), they can only reach it through a publish: a published
+export carries them, so they leave the queue then. A writable JSON store directory gets them
+from the queue as before (a publish leaves them alone).
 """
 
 from __future__ import annotations
@@ -132,6 +135,12 @@ def _checkout(url: str, branch: str) -> Path:
     return checkout
 
 
+def json_store_is_the_published_export() -> bool:
+    """Whether the JSON store is read from what is published (a URL, or Vercel's deployment)
+    rather than from a writable directory of its own."""
+    return bool(settings.JSON_EXPORT_URL) or settings.ON_VERCEL
+
+
 def publish_export(*, actor: str = "") -> Published:
     """Write the database out into the export's repository and push it when it changed."""
     url, branch = settings.EXPORT_GIT_URL, settings.EXPORT_GIT_BRANCH
@@ -148,9 +157,10 @@ def publish_export(*, actor: str = "") -> Published:
         raise PublishError(f"EXPORT_GIT_PATH={relative!r} leaves the repository")
     target.mkdir(parents=True, exist_ok=True)
     # Writes queued for the JSON store up to now are in the database: this export carries them.
-    carried_up_to = PendingWrite.objects.filter(store=Backend.JSON).aggregate(last=Max("id"))[
-        "last"
-    ]
+    carried_up_to = None
+    if json_store_is_the_published_export():
+        queued = PendingWrite.objects.filter(store=Backend.JSON)
+        carried_up_to = queued.aggregate(last=Max("id"))["last"]
     result = export_json(target)
     _git("add", "--all", "--", relative, cwd=checkout)
     changed = _git("diff", "--cached", "--quiet", cwd=checkout, check=False).returncode != 0

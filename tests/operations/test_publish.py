@@ -113,6 +113,22 @@ def test_sync_after_the_switch__keeps_a_newer_api_write_and_publishes_it(
     assert AuditEntry.objects.filter(action="export published").count() == 1
 
 
+def test_publish__a_writable_json_store_keeps_its_queue(client, publishing, settings, tmp_path):
+    """Queued JSON writes leave the queue with a publish only where the JSON store is read from
+    what is published; a writable export directory still gets them from the queue."""
+    command("backfill_json", str(SAMPLE_DIR))
+    command("switch_backend", "switch", "database", "--reason", "moved", "--force")
+    command("switch_backend", "dual-write", "on", "--reason", "keep the export current")
+    not_a_directory = tmp_path / "file"
+    not_a_directory.write_text("")
+    settings.JSON_EXPORT_DIR = not_a_directory  # writable in principle, failing right now
+    assert put(client, "openai-o3", NEWER).status_code == 200
+    code, out, err = command("publish_export", "--format", "json")
+    assert code == 0, err
+    assert json.loads(out)["carriedWrites"] == 0
+    assert PendingWrite.objects.filter(store="json").count() == 1
+
+
 def test_publish__the_token_is_never_written_to_the_clone(publishing, settings):
     command("backfill_json", str(SAMPLE_DIR))
     code, _, err = command("publish_export")
