@@ -12,6 +12,8 @@ DIRECT_URL_COMMANDS = {
     "showmigrations",
     "dbshell",
     "backfill_json",
+    "export_json",
+    "publish_export",
     "validate_migration",
     "check_schema",
 }

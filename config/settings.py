@@ -232,6 +232,28 @@ STATUS_WRITE_TOKEN = environment.str("STATUS_WRITE_TOKEN", default="")
 # CRON_TIME_LIMIT (the function's maximum duration on the host).
 CRON_SECRET = environment.str("CRON_SECRET", default="")
 CRON_TIME_LIMIT = environment.float("CRON_TIME_LIMIT", default=60.0, positive=True, unit="seconds")
+# Once reads come from the database, the scheduled sync writes the export out and publishes it
+# to the export's Git repository: its URL (https or ssh; no token in it), the branch, the
+# directory within the repository that holds the three files, the token sent as HTTP basic auth
+# (never written to disk), the commit's author, and where the working clone is kept.
+EXPORT_GIT_URL = environment.str("EXPORT_GIT_URL", default="")
+EXPORT_GIT_BRANCH = environment.str("EXPORT_GIT_BRANCH", default="main")
+EXPORT_GIT_PATH = environment.str("EXPORT_GIT_PATH", default="data")
+EXPORT_GIT_USER = environment.str("EXPORT_GIT_USER", default="x-access-token")
+EXPORT_GIT_TOKEN = environment.str("EXPORT_GIT_TOKEN", default="")
+EXPORT_GIT_AUTHOR = environment.str(
+    "EXPORT_GIT_AUTHOR", default="catalog sync <catalog-sync@users.noreply.invalid>"
+)
+EXPORT_GIT_CHECKOUT = Path(
+    environment.str(
+        "EXPORT_GIT_CHECKOUT",
+        default=str(
+            Path(tempfile.gettempdir()) / "catalog-export-repo"
+            if ON_VERCEL
+            else BASE_DIR / "var" / "export-repo"
+        ),
+    )
+)
 # Shadow reads run in a background thread (off the request's path); tests may run them inline.
 SHADOW_IN_BACKGROUND = environment.bool("SHADOW_IN_BACKGROUND", default=True)
 # Seconds the JSON read backend trusts an export URL before asking whether it changed.

@@ -138,6 +138,10 @@ class JsonStore:
     def _check_writable(self) -> None:
         if settings.JSON_EXPORT_URL:
             raise StoreNotWritable("the JSON store is read from a URL (JSON_EXPORT_URL): read-only")
+        if settings.ON_VERCEL:
+            raise StoreNotWritable(
+                "the JSON store is read-only on Vercel (a read-only file system)"
+            )
         sample = Path(settings.SAMPLE_EXPORT_DIR).resolve()
         directory = self.directory.resolve()
         if directory == sample or sample in directory.parents:

@@ -44,6 +44,11 @@ class PrimaryUnavailable(MigratorError):
         self.category = category
 
 
+class PrimaryReadOnly(PrimaryUnavailable):
+    """The store reads use is read-only here (a URL source, Vercel, the shipped sample): the
+    write conflicts with how the service is set up, not a passing failure."""
+
+
 class QueuedWriteRefused(MigratorError):
     """A queued write its store refused WRITE_MAX_ATTEMPTS times in a row."""
 
@@ -118,12 +123,13 @@ def write(operation: dict, *, primary: str | None = None) -> WriteResult:
     except Exception as exc:
         stats.count(primary, succeeded=False, error=str(exc))
         logger.warning("event=primary_write_failed store=%s error=%r", primary, first_line(exc))
-        category = (
-            f"the {primary} store is read-only here"
-            if isinstance(exc, StoreNotWritable)
-            else f"{primary} unavailable"
-        )
-        raise PrimaryUnavailable(f"{primary} store: {first_line(exc)}", category=category) from exc
+        if isinstance(exc, StoreNotWritable):
+            raise PrimaryReadOnly(
+                f"{primary} store: {first_line(exc)}", category=first_line(exc)
+            ) from exc
+        raise PrimaryUnavailable(
+            f"{primary} store: {first_line(exc)}", category=f"{primary} unavailable"
+        ) from exc
     stats.count(primary, succeeded=True)
     if secondary is not None:
         enqueue(secondary, operation)

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from catalog.models import Model, Provider
 from config.database import mask_url
-from migrator import batches, envelope, rejects, source, tables
+from migrator import batches, direction, envelope, rejects, source, tables
 from migrator import prune as pruning
 from migrator.errors import SourceError, TooManyRejects
 from migrator.models import BackfillRun, Entity, RejectedRecord
@@ -48,6 +48,7 @@ class Counts:
     pruned: int = 0
     absent: int = 0
     warnings: int = 0
+    stale: int = 0  # statuses older than the stored row, skipped (the database is the truth)
     seconds: float = 0.0
 
     @property
@@ -118,6 +119,7 @@ class Backfill:
         self.staging = tables.Staging()
         self.run_record: BackfillRun | None = None
         self.now = timezone.now()
+        self.keep_newer = False  # set per run: whether the database is the source of truth
 
     # --- the run ------------------------------------------------------------------------------
 
@@ -141,6 +143,13 @@ class Backfill:
         )
         error = ""
         try:
+            self.keep_newer = not options.force and direction.database_is_truth()
+            if self.keep_newer:
+                self.notes.append(
+                    "reads come from the database (the source of truth): a status older than "
+                    "the stored row (checkedAt) is skipped and counted as stale (--force "
+                    "writes it)"
+                )
             files = {} if options.retry_failed else source.resolve(list(options.sources))
             self.files = [files[kind] for kind in source.KINDS if kind in files]
             if options.dry_run:
@@ -424,13 +433,20 @@ class Backfill:
         self.staging.load(table, batch.rows)
         loaded_keys = []
         missing_parent = []
-        inserts = updates = 0
-        for pos, parent_id, row_id, differs in tables.classify(table):
+        inserts = updates = stale = 0
+        classified = tables.classify(table)
+        keep_newer = self.keep_newer and table is tables.STATUSES
+        older = set()
+        if keep_newer and any(differs for *_, differs in classified):
+            older = tables.stale_positions(table)
+        for pos, parent_id, row_id, differs in classified:
             if table.parent is not None and parent_id is None:
                 missing_parent.append(pos)
                 continue
             if row_id is None:
                 inserts += 1
+            elif differs and pos in older:
+                stale += 1
             elif differs:
                 updates += 1
             else:
@@ -438,7 +454,10 @@ class Backfill:
             loaded_keys.append(pos)
         counts.inserted += inserts
         counts.updated += updates
-        tables.write(table, self.now, inserts=inserts > 0, updates=updates > 0)
+        counts.stale += stale
+        tables.write(
+            table, self.now, inserts=inserts > 0, updates=updates > 0, skip_stale=keep_newer
+        )
         tables.mark_seen(table)
         if table is tables.PROVIDERS:
             self.staging.learn(tables.MODELS, (item.key for item in batch.accepted.values()))

@@ -359,23 +359,27 @@ def unmap_provider(row: dict) -> dict:
 
 
 def unmap_model(row: dict, provider: dict) -> dict:
-    """A model row as a models.json record; ``provider`` is its provider row."""
-    record = {
-        "id": row["source_id"],
-        "name": row["name"],
-        "provider": {
-            "id": provider["slug"],
-            "name": provider["name"],
-            "website": provider["website_url"],
-        },
-    }
+    """A model row as a models.json record; ``provider`` is its provider row.
+
+    The fields kept in ``metadata`` follow the columns in the order they are stored, so that
+    mapping the record again gives the same metadata, key order included (SQLite compares JSON
+    text, in which order counts).
+    """
+    record = {"id": row["source_id"], "name": row["name"]}
     record.update((f.name, _out(f, row[f.column])) for f in MODEL_FIELDS)
-    # The embedded provider kept verbatim in metadata wins over the one rebuilt from the row,
-    # unless the model has moved to another provider since.
+    rebuilt = {
+        "id": provider["slug"],
+        "name": provider["name"],
+        "website": provider["website_url"],
+    }
     metadata = row["metadata"]
-    embedded = metadata.get("provider")
+    if "provider" not in metadata:
+        return record | {"provider": rebuilt} | metadata
+    # The embedded provider kept verbatim wins over the one rebuilt from the row, unless the
+    # model has moved to another provider since.
+    embedded = metadata["provider"]
     if isinstance(embedded, dict) and embedded.get("id") != provider["slug"]:
-        metadata = {k: v for k, v in metadata.items() if k != "provider"}
+        metadata = {k: rebuilt if k == "provider" else v for k, v in metadata.items()}
     return record | metadata
 
 

@@ -53,6 +53,9 @@ def backfill_text(result: Result, *, verbosity: int = 1) -> str:
             f"providers.json): {', '.join(result.embedded_providers)}"
         )
     lines += [f"\n{note}" for note in result.notes]
+    stale = result.totals().stale
+    if stale:
+        lines.append(f"stale: {stale} status(es) older than the stored row, skipped")
     if run.error:
         batches = ", ".join(f"{name}: {n}" for name, n in run.committed_batches.items() if n)
         written = "nothing (dry run)" if run.dry_run else (batches or "none")
@@ -202,3 +205,16 @@ def validation_text(report, *, verbose: bool = False) -> str:
 
 
 # --- switch_backend status -------------------------------------------------------------------
+
+
+def export_text(result) -> str:
+    """export_json's summary: one line per file written."""
+    state = "written" if result.changed else "written, unchanged"
+    lines = [f"export {state}: {result.directory} ({result.seconds:.2f} s)"]
+    for written in result.files:
+        mark = "" if written.changed else "  (same bytes as before)"
+        lines.append(
+            f"  {written.name:<18}{written.records:>10} records {_size(written.size):>10}  "
+            f"sha256 {written.sha256[:12]}{mark}"
+        )
+    return "\n".join(lines)

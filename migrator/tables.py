@@ -296,10 +296,27 @@ def classify(
         return [(pos, parent, row, bool(flag)) for pos, parent, row, flag in cursor.fetchall()]
 
 
-def write(table: Table, now: dt.datetime, *, inserts: bool, updates: bool) -> tuple[int, int]:
+def _stale() -> str:
+    """A staged status older than the stored one: the stored row has a ``checked_at`` and the
+    staged one has none (nothing shows it is newer) or an earlier one."""
+    checked = q("checked_at")
+    return f"(t.{checked} IS NOT NULL AND (s.{checked} IS NULL OR s.{checked} < t.{checked}))"
+
+
+def stale_positions(table: Table) -> set[int]:
+    """Positions of the staged statuses that are older than their stored row (see _stale)."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT s.pos FROM {_join(table)} WHERE t.id IS NOT NULL AND {_stale()}")
+        return {pos for (pos,) in cursor.fetchall()}
+
+
+def write(
+    table: Table, now: dt.datetime, *, inserts: bool, updates: bool, skip_stale: bool = False
+) -> tuple[int, int]:
     """Insert the staged rows that have no stored row (and a known parent), update those that
     differ; ``(inserted, updated)``. Unchanged rows are not touched. ``inserts`` / ``updates``:
-    whether classify found any (a statement with nothing to do is not sent)."""
+    whether classify found any (a statement with nothing to do is not sent). ``skip_stale``
+    (statuses): a stored row newer than the staged one is left as it is."""
     columns = ", ".join(q(c) for c in table.columns)
     staged = ", ".join(f"s.{q(c)}" for c in table.columns)
     fk_column, fk_value, parent_known = "", "", ""
@@ -324,7 +341,7 @@ def write(table: Table, now: dt.datetime, *, inserts: bool, updates: bool) -> tu
         # Rows to update, found first: both databases then update by primary key alone.
         cursor.execute(
             f"SELECT t.id FROM {_join(table)} WHERE {parent_known}t.id IS NOT NULL "
-            f"AND ({_differs(table)})"
+            f"AND ({_differs(table)}){f' AND NOT {_stale()}' if skip_stale else ''}"
         )
         ids = [row_id for (row_id,) in cursor.fetchall()]
         for start in range(0, len(ids), CHUNK):
@@ -444,3 +461,120 @@ def snapshot(table: Table, ids: list[int]) -> list[dict]:
 def delete(table: Table, ids: list[int]) -> None:
     for start in range(0, len(ids), CHUNK):
         table.model.objects.filter(id__in=ids[start : start + CHUNK]).delete()
+
+
+# --- reading for the export (export_json) -------------------------------------------------------
+
+
+def _code_point(expression: str) -> str:
+    """``expression`` compared and ordered by code point (PostgreSQL's "C" collation; SQLite's
+    BINARY collation already is), so both databases write the same order."""
+    return f'{expression} COLLATE "C"' if _postgres() else expression
+
+
+def _keyset_pages(select: str, order: tuple[str, ...], columns, after, batch_size: int):
+    """Rows of ``select`` in ``order`` (a unique key), ``batch_size`` at a time, each page
+    starting after the previous page's last key: memory stays flat however many rows there are,
+    and no server-side cursor is needed (a transaction-mode pooler cannot keep one)."""
+    keys = [_code_point(expression) for expression in order]
+    last = None
+    with connection.cursor() as cursor:
+        while True:
+            where, params = after(keys, last)
+            cursor.execute(
+                f"{select} {where} ORDER BY {', '.join(keys)} LIMIT {int(batch_size)}", params
+            )
+            rows = cursor.fetchall()
+            for values in rows:
+                yield {c: python_value(c, v) for c, v in zip(columns, values, strict=True)}
+            if len(rows) < batch_size:
+                return
+            last = rows[-1]
+
+
+def _after_slug(keys, last):
+    if last is None:
+        return "", []
+    return f"WHERE {keys[0]} > %s", [last[0]]
+
+
+def exported_providers(batch_size: int = CHUNK):
+    """Every provider row (its columns), by slug in code point order."""
+    columns = PROVIDER_COLUMNS
+    select = f"SELECT {', '.join(q(c) for c in columns)} FROM {q(PROVIDERS.name)}"
+    return _keyset_pages(select, (q("slug"),), columns, _after_slug, batch_size)
+
+
+def exported_models(batch_size: int = CHUNK):
+    """Every model row with its provider's ``provider_slug``, ``provider_name`` and
+    ``provider_website_url``, by slug in code point order."""
+    columns = (*MODEL_COLUMNS, "provider_slug", "provider_name", "provider_website_url")
+    select = (
+        f"SELECT {', '.join(f'm.{q(c)}' for c in MODEL_COLUMNS)}, p.{q('slug')}, "
+        f"p.{q('name')}, p.{q('website_url')} FROM {q(MODELS.name)} AS m "
+        f"JOIN {q(PROVIDERS.name)} AS p ON p.id = m.{q('provider_id')}"
+    )
+
+    def after(keys, last):
+        if last is None:
+            return "", []
+        return f"WHERE {keys[0]} > %s", [last[0]]
+
+    return _keyset_pages(select, (f"m.{q('slug')}",), columns, after, batch_size)
+
+
+def exported_statuses(batch_size: int = CHUNK):
+    """Every status row with its model's ``model_slug``, by model slug then region, both in
+    code point order."""
+    columns = ("model_slug", *STATUS_COLUMNS)
+    select = (
+        f"SELECT m.{q('slug')}, {', '.join(f's.{q(c)}' for c in STATUS_COLUMNS)} "
+        f"FROM {q(STATUSES.name)} AS s JOIN {q(MODELS.name)} AS m ON m.id = s.{q('model_id')}"
+    )
+    region_at = 1 + STATUS_COLUMNS.index("region")
+
+    def after(keys, last):
+        if last is None:
+            return "", []
+        slug, region = last[0], last[region_at]
+        # The first term alone lets the planner start the models' index scan at the last slug.
+        return (
+            f"WHERE {keys[0]} >= %s AND ({keys[0]} > %s OR {keys[1]} > %s)",
+            [slug, slug, region],
+        )
+
+    return _keyset_pages(select, (f"m.{q('slug')}", f"s.{q('region')}"), columns, after, batch_size)
+
+
+def export_figures() -> dict:
+    """What the export's envelope can honestly say about the stored rows: counts, the mean
+    availability over all statuses, the latest ``checked_at``, and per provider its models."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT COUNT(*), COALESCE(SUM(CASE WHEN is_active THEN 1 ELSE 0 END), 0) "
+            f"FROM {q(MODELS.name)}"
+        )
+        models, active = cursor.fetchone()
+        cursor.execute(f"SELECT COUNT(*) FROM {q(PROVIDERS.name)}")
+        (providers,) = cursor.fetchone()
+        cursor.execute(
+            f"SELECT COUNT(*), AVG(availability), MAX(checked_at) FROM {q(STATUSES.name)}"
+        )
+        statuses, availability, checked_at = cursor.fetchone()
+        slug = _code_point(f"p.{q('slug')}")
+        cursor.execute(
+            f"SELECT p.{q('slug')}, p.{q('name')}, p.{q('website_url')}, COUNT(m.id) "
+            f"FROM {q(PROVIDERS.name)} AS p LEFT JOIN {q(MODELS.name)} AS m "
+            f"ON m.{q('provider_id')} = p.id GROUP BY p.id, p.{q('slug')}, p.{q('name')}, "
+            f"p.{q('website_url')} ORDER BY {slug}"
+        )
+        per_provider = cursor.fetchall()
+    return {
+        "models": int(models),
+        "active_models": int(active),
+        "providers": int(providers),
+        "statuses": int(statuses),
+        "avg_availability": None if availability is None else float(availability),
+        "last_checked_at": python_value("checked_at", checked_at),
+        "per_provider": per_provider,
+    }

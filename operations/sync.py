@@ -1,6 +1,7 @@
-"""The export's re-sync for hosts whose cron calls a URL (Vercel): the same two commands as
-bin/sync-export (backfill_json, then validate_migration), refused when they would not finish
-within the function's time limit."""
+"""The scheduled sync for hosts whose cron calls a URL (Vercel), in the same direction as
+bin/sync-export: while reads come from JSON, backfill_json then validate_migration (refused
+when they would not finish within the function's time limit); once they come from the database,
+the database's export published to the export's Git repository (operations.publish)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,10 @@ from io import StringIO
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from migrator.direction import database_is_truth
+from migrator.errors import MigratorError
 from migrator.models import BackfillRun, ValidationRun
+from operations.publish import publish_export
 
 # Refuse when the previous sync took more than this share of the limit (exports grow).
 MARGIN = 0.8
@@ -58,8 +62,12 @@ def _run(name: str, *args) -> tuple[int, dict | None, str]:
 
 
 def sync_export(*, time_limit: float) -> dict:
-    """Load the export and validate it; the outcome of each. SyncRefused before starting when
-    the previous sync says it would not fit in ``time_limit`` seconds."""
+    """The sync in the direction of the source of truth. While reads come from JSON: load the
+    export and validate it, the outcome of each (SyncRefused before starting when the previous
+    sync says it would not fit in ``time_limit`` seconds). Once they come from the database:
+    publish the database's export to the export's Git repository."""
+    if database_is_truth():
+        return _publish()
     estimate = previous_sync_seconds()
     if estimate is None:
         raise SyncRefused(
@@ -75,6 +83,7 @@ def sync_export(*, time_limit: float) -> dict:
     loaded, backfill, backfill_error = _run("backfill_json")
     result = {
         "ok": False,
+        "direction": "load",
         "estimatedSeconds": round(estimate, 1),
         "backfill": {
             "exitStatus": loaded,
@@ -95,3 +104,11 @@ def sync_export(*, time_limit: float) -> dict:
     }
     result["ok"] = validated == 0
     return result
+
+
+def _publish() -> dict:
+    try:
+        published = publish_export(actor="cron")
+    except MigratorError as exc:
+        return {"ok": False, "direction": "publish", "publish": None, "error": str(exc)}
+    return {"ok": True, "direction": "publish", "publish": published.as_dict(), "error": None}

@@ -192,6 +192,8 @@ def model_status_write(request, slug: str):
         return error_response(400, "invalid status", str(exc))
     except maintenance.MaintenanceMode:
         return maintenance.response()
+    except writes.PrimaryReadOnly as exc:
+        return error_response(409, "the primary store is read-only here", exc.category)
     except writes.PrimaryUnavailable as exc:
         response = error_response(503, "the primary store cannot take the write", exc.category)
         response["Retry-After"] = "5"

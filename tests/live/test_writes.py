@@ -310,3 +310,41 @@ def test_dead_letter__discard_needs_a_reason_and_retry_applies_both_audited(
     assert ModelStatus.objects.get(model__slug="openai-o3").status == "degraded"
     actions = set(AuditEntry.objects.values_list("action", flat=True))
     assert {"dead letter discarded", "dead letter retried"} <= actions
+
+
+# --- a read-only JSON store (a URL source, Vercel) ----------------------------------------------
+
+
+def test_json_primary_read_only__409_naming_the_cause(client, export, settings):
+    settings.JSON_EXPORT_URL = "https://raw.example.test/export"
+    response = put(client, "openai-o3", STATUS, **TOKEN)
+    assert response.status_code == 409
+    assert response.json()["error"] == "the primary store is read-only here"
+    assert "JSON_EXPORT_URL" in response.json()["detail"]
+    assert exported_status(export, "openai-o3")["availability"] == 95.05  # nothing written
+    settings.JSON_EXPORT_URL, settings.ON_VERCEL = "", True
+    response = put(client, "openai-o3", STATUS, **TOKEN)
+    assert response.status_code == 409 and "Vercel" in response.json()["detail"]
+
+
+def test_json_primary_read_only__the_shipped_sample_is_409_too(client, export, settings):
+    from tests.conftest import SAMPLE_DIR
+
+    settings.JSON_EXPORT_DIR = SAMPLE_DIR
+    response = put(client, "openai-o3", STATUS, **TOKEN)
+    assert response.status_code == 409 and "data/sample" in response.json()["detail"]
+
+
+def test_database_primary_read_only_json__secondary_writes_stay_queued(client, export, settings):
+    from live import writes
+    from migrator.models import DeadLetter
+
+    command("switch_backend", "switch", "database", "--reason", "go", "--force")
+    command("switch_backend", "dual-write", "on", "--reason", "keep json")
+    settings.JSON_EXPORT_URL = "https://raw.example.test/export"
+    assert put(client, "openai-o3", STATUS, **TOKEN).status_code == 200
+    for _ in range(settings.WRITE_MAX_ATTEMPTS + 2):  # drained again and again: never refused
+        writes.drain()
+    assert PendingWrite.objects.filter(store="json").count() == 1
+    assert not DeadLetter.objects.exists()
+    assert "JSON_EXPORT_URL" in PendingWrite.objects.get().last_error

@@ -484,3 +484,90 @@ def test_run_record__keeps_arguments_sources_counts_and_outcome(sample_export):
     batches = run.committed_batches
     assert (batches["providers.json"], batches["models.json"]) == (2, 6)  # 7 + 2; 5 x 7 + 4
     assert 1 < batches["model-status.json"] <= 9  # whole models per batch, at least 7 rows each
+
+
+# --- direction: once reads come from the database, an older status never replaces a newer one --
+
+
+def _newer_api_write():
+    """openai-o3@global as a monitor wrote it after the export was taken."""
+    ModelStatus.objects.filter(model__slug="openai-o3", region="global").update(
+        availability=99.99, checked_at=dt.datetime(2026, 11, 22, tzinfo=dt.UTC)
+    )
+
+
+def _stored_o3():
+    return ModelStatus.objects.values_list("availability", "checked_at").get(
+        model__slug="openai-o3", region="global"
+    )
+
+
+def test_reads_from_database__an_older_status_is_skipped_as_stale(sample_export, settings):
+    backfill(sample_export)
+    _newer_api_write()
+    settings.DATA_BACKEND = "database"  # reads come from the database: it is the truth
+    code, out, err = backfill(sample_export, "--format", "json")
+    assert code == 1, err  # the sample's deliberate rejects
+    counts = json.loads(out)["entities"]["statuses"]
+    assert (counts["stale"], counts["updated"]) == (1, 0)
+    assert json.loads(out)["totals"]["stale"] == 1
+    assert _stored_o3() == (99.99, dt.datetime(2026, 11, 22, tzinfo=dt.UTC))
+    _, text, _ = backfill(sample_export)
+    assert "stale: 1 status(es) older than the stored row, skipped" in text
+
+
+def test_reads_from_database__a_newer_status_still_loads(sample_export, settings):
+    backfill(sample_export)
+    ModelStatus.objects.filter(model__slug="openai-o3", region="global").update(
+        availability=12.5, checked_at=dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+    )
+    settings.DATA_BACKEND = "database"
+    _, out, _ = backfill(sample_export, "--format", "json")
+    counts = json.loads(out)["entities"]["statuses"]
+    assert (counts["stale"], counts["updated"]) == (0, 1)
+    assert _stored_o3()[0] == 95.05
+
+
+def test_reads_from_database__a_status_without_checked_at_is_not_newer(sample_export, settings):
+    backfill(sample_export)
+    _newer_api_write()
+    edit(
+        sample_export / "model-status.json",
+        lambda d: d["statuses"]["openai-o3"].pop("checkedAt"),
+    )
+    settings.DATA_BACKEND = "database"
+    _, out, _ = backfill(sample_export, "--format", "json")
+    assert json.loads(out)["entities"]["statuses"]["stale"] == 1
+    assert _stored_o3()[0] == 99.99
+
+
+def test_reads_from_database__force_writes_the_older_status(sample_export, settings):
+    backfill(sample_export)
+    _newer_api_write()
+    settings.DATA_BACKEND = "database"
+    _, out, _ = backfill(sample_export, "--force", "--format", "json")
+    counts = json.loads(out)["entities"]["statuses"]
+    assert (counts["stale"], counts["updated"]) == (0, 1)
+    assert _stored_o3()[0] == 95.05
+
+
+def test_reads_from_json__the_export_wins_as_before(sample_export):
+    backfill(sample_export)
+    _newer_api_write()
+    _, out, _ = backfill(sample_export, "--format", "json")
+    counts = json.loads(out)["entities"]["statuses"]
+    assert (counts["stale"], counts["updated"]) == (0, 1)
+    assert _stored_o3()[0] == 95.05
+
+
+def test_reads_switched_to_database__the_state_row_decides(sample_export):
+    backfill(sample_export)
+    _newer_api_write()
+    code, _, err = command("switch_backend", "switch", "database", "--reason", "t", "--force")
+    assert code == 0, err
+    _, out, _ = backfill(sample_export, "--format", "json")
+    assert json.loads(out)["entities"]["statuses"]["stale"] == 1
+    command("switch_backend", "rollback", "--reason", "back")
+    _, out, _ = backfill(sample_export, "--format", "json")
+    assert json.loads(out)["entities"]["statuses"]["stale"] == 0
+    assert _stored_o3()[0] == 95.05

@@ -105,3 +105,29 @@ def test_debug_db__connection_and_migration_state_without_secrets(admin_client_l
         assert secret not in body
     if connection.settings_dict.get("PASSWORD"):
         assert connection.settings_dict["PASSWORD"] not in body
+
+
+def test_cron__after_the_switch_publishes_instead_of_loading(client, settings, tmp_path):
+    from tests.operations.test_publish import git, published_status
+
+    settings.CRON_SECRET = "s3cret-cron"
+    bare = tmp_path / "export.git"
+    git("init", "--quiet", "--bare", "--initial-branch=main", str(bare))
+    seed = tmp_path / "seed"
+    git("clone", "--quiet", str(bare), str(seed))
+    (seed / "README.md").write_text("the export\n")
+    git("add", "README.md", cwd=seed)
+    git("commit", "--quiet", "-m", "start", cwd=seed)
+    git("push", "--quiet", "origin", "HEAD:main", cwd=seed)
+    settings.EXPORT_GIT_URL, settings.EXPORT_GIT_CHECKOUT = str(bare), tmp_path / "checkout"
+    command("backfill_json")
+    settings.DATA_BACKEND = "database"  # reads come from the database
+    runs = BackfillRun.objects.count()
+    response = client.get(CRON, HTTP_AUTHORIZATION="Bearer s3cret-cron")
+    assert response.status_code == 200, response.json()
+    document = response.json()
+    assert (document["direction"], document["publish"]["pushed"]) == ("publish", True)
+    assert BackfillRun.objects.count() == runs  # nothing loaded from the export
+    assert published_status(bare, "openai-o3")["availability"] == 95.05
+    again = client.get(CRON, HTTP_AUTHORIZATION="Bearer s3cret-cron").json()
+    assert again["publish"]["pushed"] is False

@@ -115,7 +115,10 @@ class Command(BaseCommand):
         parser.add_argument(
             "--force",
             action="store_true",
-            help="prune even what the --max-prune-percent guard refuses",
+            help=(
+                "prune even what the --max-prune-percent guard refuses; once reads come from "
+                "the database, also replace statuses with older ones (normally skipped as stale)"
+            ),
         )
         parser.add_argument(
             "--dry-run", action="store_true", help="report what would change; write nothing"

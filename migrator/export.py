@@ -1,0 +1,284 @@
+"""export_json's work: the database written back out as an export (docs/export-format.md).
+
+Rows become records through the mapping's ``unmap_*`` (the field table gives each column its
+export name back, and every field kept in ``metadata`` returns under its own name), so the export
+of a database loaded from export E is E up to formatting. The files are written as a stream:
+rows are read by key, a page at a time (migrator.tables), and each record is written as soon as it
+is read, one per line, so memory does not grow with the catalog and a changed status is a one-line
+change in Git. The order is fixed (slugs and regions in code point order; metadata as stored:
+SQLite keeps the export's key order, PostgreSQL's jsonb its own), so the same database always
+gives byte-identical files, and loading them back changes nothing. Each file
+is written to a temporary file beside its target and renamed over it once complete: a reader
+never sees half a file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from migrator import mapping, source, tables
+from migrator.errors import MigratorError
+
+EXPORT_VERSION = "1.0"
+PAGE_SIZE = 5000  # rows read per query
+STATUS_FILE_VERSION = "1.0.0"
+
+
+class ExportError(MigratorError):
+    """The export cannot be written where asked (no such directory, not writable)."""
+
+
+@dataclasses.dataclass
+class WrittenFile:
+    name: str
+    path: str
+    records: int = 0
+    size: int = 0
+    sha256: str = ""
+    changed: bool = True
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass
+class ExportResult:
+    directory: str
+    files: list[WrittenFile]
+    seconds: float
+
+    @property
+    def changed(self) -> bool:
+        return any(f.changed for f in self.files)
+
+    def as_dict(self) -> dict:
+        return {
+            "directory": self.directory,
+            "changed": self.changed,
+            "seconds": round(self.seconds, 3),
+            "files": [f.as_dict() for f in self.files],
+        }
+
+
+# --- the envelope -------------------------------------------------------------------------------
+
+
+def envelope(kind: str) -> dict:
+    """The top-level fields of ``kind``'s file other than its records, in order.
+
+    The one place the envelope comes from. Computed from the stored rows (counts, the mean
+    availability, the latest ``checkedAt``): nothing here is invented, and nothing depends on
+    the clock, so the files stay byte-identical for the same database. Exports whose own
+    envelope is kept (issue "Real exports") are to be served from here.
+    """
+    if kind == "providers":
+        return {}  # a bare array
+    figures = tables.export_figures()
+    if kind == "models":
+        average = figures["avg_availability"]
+        return {
+            "metadata": {"version": EXPORT_VERSION, "source": "export_json"},
+            "statistics": {
+                "totalModels": figures["models"],
+                "activeModels": figures["active_models"],
+                "totalProviders": figures["providers"],
+                "avgAvailability": None if average is None else round(average, 2),
+            },
+            "providers": [
+                {"id": slug, "name": name, "website": website, "totalModels": count}
+                for slug, name, website, count in figures["per_provider"]
+            ],
+        }
+    return {
+        "version": STATUS_FILE_VERSION,
+        "lastUpdated": mapping.format_timestamp(figures["last_checked_at"]),
+    }
+
+
+# --- records ------------------------------------------------------------------------------------
+
+
+def provider_records():
+    for row in tables.exported_providers(PAGE_SIZE):
+        yield mapping.unmap_provider(row)
+
+
+def model_records():
+    for row in tables.exported_models(PAGE_SIZE):
+        provider = {
+            "slug": row.pop("provider_slug"),
+            "name": row.pop("provider_name"),
+            "website_url": row.pop("provider_website_url"),
+        }
+        yield mapping.unmap_model(row, provider)
+
+
+def status_groups():
+    """``(model slug, [status record, ...])`` per model, regions in code point order."""
+    slug, group = None, []
+    for row in tables.exported_statuses(PAGE_SIZE):
+        model_slug = row.pop("model_slug")
+        if model_slug != slug and group:
+            yield slug, group
+            group = []
+        slug = model_slug
+        group.append(mapping.unmap_status(row))
+    if group:
+        yield slug, group
+
+
+# --- writing ------------------------------------------------------------------------------------
+
+
+def _dumps(value) -> str:
+    return json.dumps(value, ensure_ascii=False, allow_nan=False)
+
+
+class _Writer:
+    """A file written beside its target, hashed on the way, renamed over it by ``commit``."""
+
+    def __init__(self, directory: Path, name: str):
+        self.target = directory / name
+        fd, self.temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
+        self.handle = os.fdopen(fd, "w", encoding="utf-8", newline="\n")
+        self.sha = hashlib.sha256()
+        self.size = 0
+
+    def write(self, text: str) -> None:
+        data = text.encode("utf-8")
+        self.sha.update(data)
+        self.size += len(data)
+        self.handle.write(text)
+
+    def close(self) -> None:
+        self.handle.flush()
+        os.fsync(self.handle.fileno())
+        self.handle.close()
+
+    def commit(self) -> bool:
+        """Rename over the target; False when the target already held these bytes."""
+        try:
+            unchanged = (
+                self.target.stat().st_size == self.size
+                and source.file_sha256(str(self.target)) == self.sha.hexdigest()
+            )
+        except FileNotFoundError:
+            unchanged = False
+        try:
+            mode = os.stat(self.target).st_mode & 0o777
+        except FileNotFoundError:
+            mode = 0o644
+        os.chmod(self.temporary, mode)
+        os.replace(self.temporary, self.target)
+        return not unchanged
+
+    def discard(self) -> None:
+        with contextlib.suppress(OSError):
+            self.handle.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.temporary)
+
+
+def _head(fields: dict, records_key: str) -> str:
+    """The file's opening: its envelope fields, then the records key."""
+    parts = [f"{_dumps(key)}: {_dumps(value)}" for key, value in fields.items()]
+    parts.append(f"{_dumps(records_key)}: ")
+    return "{" + ",\n".join(parts)
+
+
+def _write_array(writer: _Writer, lines) -> int:
+    """``[`` one item per line ``]``; the number of items."""
+    count = 0
+    writer.write("[")
+    for line in lines:
+        writer.write(",\n" if count else "\n")
+        writer.write(line)
+        count += 1
+    writer.write("\n]" if count else "]")
+    return count
+
+
+def _write_providers(writer: _Writer) -> int:
+    count = _write_array(writer, (_dumps(record) for record in provider_records()))
+    writer.write("\n")
+    return count
+
+
+def _write_models(writer: _Writer) -> int:
+    writer.write(_head(envelope("models"), "models"))
+    count = _write_array(writer, (_dumps(record) for record in model_records()))
+    writer.write("}\n")
+    return count
+
+
+def _write_statuses(writer: _Writer) -> int:
+    writer.write(_head(envelope("statuses"), "statuses"))
+    writer.write("{")
+    count = models = 0
+    for slug, group in status_groups():
+        writer.write(",\n" if models else "\n")
+        # One status per model is written as an object, several as a list (the export's forms).
+        value = group[0] if len(group) == 1 else group
+        writer.write(f"{_dumps(slug)}: {_dumps(value)}")
+        models += 1
+        count += len(group)
+    writer.write("\n}}\n" if models else "}}\n")
+    return count
+
+
+WRITERS = {
+    "providers": _write_providers,
+    "models": _write_models,
+    "statuses": _write_statuses,
+}
+
+
+def export_json(directory: str | Path) -> ExportResult:
+    """Write the database out to ``directory`` as providers.json, models.json and
+    model-status.json. Every file is complete before any is renamed into place."""
+    started = time.perf_counter()
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise ExportError(
+            f"{directory}: no such directory: create it first (mkdir -p {directory}) or name "
+            "an existing one"
+        )
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise ExportError(f"{directory}: not writable by this user: pick a writable directory")
+    writers: list[tuple[_Writer, WrittenFile]] = []
+    try:
+        for kind in source.KINDS:
+            name = source.FILE_OF_KIND[kind]
+            writer = _Writer(directory, name)
+            written = WrittenFile(name=name, path=str(directory / name))
+            writers.append((writer, written))
+            written.records = WRITERS[kind](writer)
+            writer.close()
+            written.size, written.sha256 = writer.size, writer.sha.hexdigest()
+        for writer, written in writers:
+            written.changed = writer.commit()
+    except BaseException:
+        for writer, _ in writers:
+            writer.discard()
+        raise
+    _fsync_directory(directory)
+    return ExportResult(
+        directory=str(directory),
+        files=[written for _, written in writers],
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _fsync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
