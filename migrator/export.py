@@ -23,7 +23,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from catalog.models import StatusOrigin
 from migrator import mapping, source, tables
+from migrator.envelope import latest_envelope
+from migrator.equality import values_equal
 from migrator.errors import MigratorError
 
 EXPORT_VERSION = "1.0"
@@ -75,11 +78,36 @@ def envelope(kind: str) -> dict:
 
     The one place the envelope comes from. Computed from the stored rows (counts, the mean
     availability, the latest ``checkedAt``): nothing here is invented, and nothing depends on
-    the clock, so the files stay byte-identical for the same database. Exports whose own
-    envelope is kept (issue "Real exports") are to be served from here.
+    the clock, so the files stay byte-identical for the same database. When backfill_json kept
+    the envelope of the export it loaded (migrator.envelope), that one is written back.
     """
     if kind == "providers":
         return {}  # a bare array
+    computed = _computed_envelope(kind)
+    kept = {k: v for k, v in latest_envelope(kind).items() if not k.startswith("_")}
+    if not kept:
+        return computed
+    # The envelope of the export this database was loaded from, kept verbatim (its metadata,
+    # typeStatistics, providers list, version...), brought up to date where it states what the
+    # rows now say otherwise: the model count (validate checks it) and the latest checkedAt.
+    statistics = kept.get("statistics")
+    if kind == "models" and isinstance(statistics, dict) and "totalModels" in statistics:
+        kept["statistics"] = statistics | {"totalModels": computed["statistics"]["totalModels"]}
+    if kind == "statuses" and computed["lastUpdated"] is not None:
+        stated = kept.get("lastUpdated")
+        try:
+            later = stated is None or mapping.parse_timestamp(stated) < mapping.parse_timestamp(
+                computed["lastUpdated"]
+            )
+        except (TypeError, ValueError):
+            later = True
+        if later:
+            kept["lastUpdated"] = computed["lastUpdated"]
+    return kept
+
+
+def _computed_envelope(kind: str) -> dict:
+    """The envelope the stored rows alone can state (counts, means, the latest checkedAt)."""
     figures = tables.export_figures()
     if kind == "models":
         average = figures["avg_availability"]
@@ -111,19 +139,66 @@ def provider_records():
 
 
 def model_records():
+    """``(slug, models.json record, whether its own status is stored)`` per model, by slug."""
     for row in tables.exported_models(PAGE_SIZE):
         provider = {
             "slug": row.pop("provider_slug"),
             "name": row.pop("provider_name"),
             "website_url": row.pop("provider_website_url"),
         }
-        yield mapping.unmap_model(row, provider)
+        own = {
+            key.removeprefix(tables.OWN_STATUS_PREFIX): row.pop(key)
+            for key in list(row)
+            if key.startswith(tables.OWN_STATUS_PREFIX)
+        }
+        record = mapping.unmap_model(row, provider)
+        stored = own["region"] is not None
+        yield row["slug"], _with_own_status(record, own) if stored else record, stored
+
+
+def _states_own_status(record: dict) -> bool:
+    """Whether a model record written without a stored own status still states one (its
+    metadata kept what models.json said, which did not load: model-status.json named the model,
+    with statuses that were rejected or since removed)."""
+    return mapping.embedded_status(record) is not None
+
+
+def _with_own_status(record: dict, own: dict) -> dict:
+    """A model record carrying its own status (origin ``models_file``) as stored now.
+
+    The record's ``status`` and ``availability`` come back verbatim from its metadata; while they
+    still map to the stored row they are written as they are (the export is E again). Once the
+    row has changed (an API write, an admin edit), the row's values replace them, so the export
+    says what the database holds and loading it back gives the same row, origin included.
+    """
+    stated = mapping.embedded_status(record)
+    if stated is not None:
+        try:
+            if _same_status(mapping.map_status(stated, origin=StatusOrigin.MODELS_FILE), own):
+                return record
+        except mapping.RecordError:
+            pass  # what the record states no longer maps: the row's values replace it
+    status = mapping.unmap_status(own | {"origin": StatusOrigin.MODELS_FILE})
+    status.pop("region", None)  # a model's own status is its global one
+    record = {**record, "status": status}
+    if "availability" in record:
+        record["availability"] = status["availability"]
+    return record
+
+
+def _same_status(mapped: dict, own: dict) -> bool:
+    return all(values_equal(mapped[column], own[column]) for column in own)
 
 
 def status_groups():
-    """``(model slug, [status record, ...])`` per model, regions in code point order."""
+    """``(model slug, [status record, ...])`` per model, regions in code point order.
+
+    A model's own status (origin ``models_file``) is not among them: its model's record in
+    models.json carries it, as in the export it came from (:func:`model_records`)."""
     slug, group = None, []
     for row in tables.exported_statuses(PAGE_SIZE):
+        if row["origin"] == StatusOrigin.MODELS_FILE:
+            continue
         model_slug = row.pop("model_slug")
         if model_slug != slug and group:
             yield slug, group
@@ -205,30 +280,55 @@ def _write_array(writer: _Writer, lines) -> int:
     return count
 
 
-def _write_providers(writer: _Writer) -> int:
+def _write_providers(writer: _Writer, unheard: list[str]) -> int:
     count = _write_array(writer, (_dumps(record) for record in provider_records()))
     writer.write("\n")
     return count
 
 
-def _write_models(writer: _Writer) -> int:
+def _write_models(writer: _Writer, unheard: list[str]) -> int:
+    """models.json; appends to ``unheard`` the models whose record states an own status that
+    is not stored (see :func:`_write_statuses`)."""
+
+    def lines():
+        for slug, record, stored in model_records():
+            if not stored and _states_own_status(record):
+                unheard.append(slug)
+            yield _dumps(record)
+
     writer.write(_head(envelope("models"), "models"))
-    count = _write_array(writer, (_dumps(record) for record in model_records()))
+    count = _write_array(writer, lines())
     writer.write("}\n")
     return count
 
 
-def _write_statuses(writer: _Writer) -> int:
+def _write_statuses(writer: _Writer, unheard: list[str]) -> int:
+    """model-status.json. A model in ``unheard`` gets its key with no status (``[]``) unless it
+    has statuses: model-status.json naming a model is what kept its own status from loading, so
+    loading the export back leaves it out again."""
     writer.write(_head(envelope("statuses"), "statuses"))
     writer.write("{")
     count = models = 0
-    for slug, group in status_groups():
+    pending = iter(unheard)  # in code point order, as the groups are
+    next_unheard = next(pending, None)
+
+    def write(slug, value):
+        nonlocal models
         writer.write(",\n" if models else "\n")
-        # One status per model is written as an object, several as a list (the export's forms).
-        value = group[0] if len(group) == 1 else group
         writer.write(f"{_dumps(slug)}: {_dumps(value)}")
         models += 1
+
+    for slug, group in status_groups():
+        while next_unheard is not None and next_unheard <= slug:
+            if next_unheard != slug:
+                write(next_unheard, [])
+            next_unheard = next(pending, None)
+        # One status per model is written as an object, several as a list (the export's forms).
+        write(slug, group[0] if len(group) == 1 else group)
         count += len(group)
+    while next_unheard is not None:
+        write(next_unheard, [])
+        next_unheard = next(pending, None)
     writer.write("\n}}\n" if models else "}}\n")
     return count
 
@@ -253,13 +353,14 @@ def export_json(directory: str | Path) -> ExportResult:
     if not os.access(directory, os.W_OK | os.X_OK):
         raise ExportError(f"{directory}: not writable by this user: pick a writable directory")
     writers: list[tuple[_Writer, WrittenFile]] = []
+    unheard: list[str] = []  # models.json's writer tells model-status.json's (source.KINDS order)
     try:
         for kind in source.KINDS:
             name = source.FILE_OF_KIND[kind]
             writer = _Writer(directory, name)
             written = WrittenFile(name=name, path=str(directory / name))
             writers.append((writer, written))
-            written.records = WRITERS[kind](writer)
+            written.records = WRITERS[kind](writer, unheard)
             writer.close()
             written.size, written.sha256 = writer.size, writer.sha.hexdigest()
         for writer, written in writers:

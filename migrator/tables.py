@@ -31,7 +31,7 @@ from catalog.fields import (
     STATUS_FIELDS,
     TIMESTAMP_COLUMNS,
 )
-from catalog.models import Model, ModelStatus, Provider
+from catalog.models import Model, ModelStatus, Provider, StatusOrigin
 from catalog.serializers import MODEL_COLUMNS, PROVIDER_COLUMNS, STATUS_COLUMNS
 
 CHUNK = 5000
@@ -486,7 +486,11 @@ def _keyset_pages(select: str, order: tuple[str, ...], columns, after, batch_siz
             )
             rows = cursor.fetchall()
             for values in rows:
-                yield {c: python_value(c, v) for c, v in zip(columns, values, strict=True)}
+                yield {
+                    # ``own_<column>`` is a status column read beside its model's (see below).
+                    c: python_value(c.removeprefix(OWN_STATUS_PREFIX), v)
+                    for c, v in zip(columns, values, strict=True)
+                }
             if len(rows) < batch_size:
                 return
             last = rows[-1]
@@ -505,14 +509,29 @@ def exported_providers(batch_size: int = CHUNK):
     return _keyset_pages(select, (q("slug"),), columns, _after_slug, batch_size)
 
 
+OWN_STATUS_PREFIX = "own_"
+
+
 def exported_models(batch_size: int = CHUNK):
     """Every model row with its provider's ``provider_slug``, ``provider_name`` and
-    ``provider_website_url``, by slug in code point order."""
-    columns = (*MODEL_COLUMNS, "provider_slug", "provider_name", "provider_website_url")
+    ``provider_website_url``, and its own status (the one that came from models.json, origin
+    ``models_file``) as ``own_<column>`` (all None when it has none), by slug in code point
+    order."""
+    own = [c for c in STATUS_COLUMNS if c != "origin"]
+    columns = (
+        *MODEL_COLUMNS,
+        "provider_slug",
+        "provider_name",
+        "provider_website_url",
+        *(OWN_STATUS_PREFIX + c for c in own),
+    )
     select = (
         f"SELECT {', '.join(f'm.{q(c)}' for c in MODEL_COLUMNS)}, p.{q('slug')}, "
-        f"p.{q('name')}, p.{q('website_url')} FROM {q(MODELS.name)} AS m "
-        f"JOIN {q(PROVIDERS.name)} AS p ON p.id = m.{q('provider_id')}"
+        f"p.{q('name')}, p.{q('website_url')}, {', '.join(f's.{q(c)}' for c in own)} "
+        f"FROM {q(MODELS.name)} AS m "
+        f"JOIN {q(PROVIDERS.name)} AS p ON p.id = m.{q('provider_id')} "
+        f"LEFT JOIN {q(STATUSES.name)} AS s ON s.{q('model_id')} = m.id "
+        f"AND s.{q('origin')} = '{StatusOrigin.MODELS_FILE}'"
     )
 
     def after(keys, last):

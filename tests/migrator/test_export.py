@@ -13,6 +13,7 @@ from migrator import export
 from migrator.models import RejectedRecord
 from tests.conftest import command
 from tests.live.test_stores_agree import exports
+from tests.migrator import test_pipeline as pipeline_cases
 from tests.snapshots import catalog_snapshot
 
 pytestmark = pytest.mark.django_db
@@ -73,19 +74,26 @@ def test_sample__keeps_source_ids_metadata_and_the_documented_shape(sample_expor
     assert models["statistics"]["totalModels"] == 39 == len(models["models"])
     assert {"id", "name", "provider", "status"} <= models["models"][0].keys()
     assert "slug" not in models["models"][0]  # models carry no slug: it is derived
-    assert statuses["lastUpdated"] == max(
-        s["checkedAt"]
-        for value in statuses["statuses"].values()
-        for s in (value if isinstance(value, list) else [value])
-        if s.get("checkedAt")
+    # The envelope of the export the database was loaded from is kept and written back.
+    sample_models = json.loads((sample_export / "models.json").read_text())
+    sample_statuses = json.loads((sample_export / "model-status.json").read_text())
+    assert models["metadata"] == sample_models["metadata"]
+    assert models["providers"] == sample_models["providers"]
+    assert (statuses["version"], statuses["lastUpdated"]) == (
+        sample_statuses["version"],
+        sample_statuses["lastUpdated"],
     )
     assert list(statuses["statuses"]) == sorted(statuses["statuses"])
+    # deepseek-r1's only status was rejected (availability 101.5): its key stays, empty, so that
+    # the status its models.json record states does not load in its place.
+    assert statuses["statuses"]["deepseek-deepseek-r1"] == []
 
 
 def test_pages__any_page_size_gives_the_same_files(sample_export, tmp_path, monkeypatch):
     """Keyset paging resumes exactly after each page's last key, across models and regions."""
     command("backfill_json", str(sample_export))
-    model = Model.objects.order_by("slug").first()
+    # (a model without an own status: that one is written in its models.json record)
+    model = Model.objects.exclude(statuses__origin="models_file").order_by("slug").first()
     for region in ("us-east-1", "eu-west-1", "ap-1", "Z", "a"):  # code point order: Z < a
         ModelStatus.objects.create(model=model, region=region, status="degraded")
     export_to(tmp_path / "big")
@@ -120,7 +128,7 @@ def test_failed_write__the_previous_files_stay_whole(sample_export, tmp_path, mo
     before = digests(out)
     Provider.objects.filter(slug="openai").update(name="OpenAI, renamed")
 
-    def fail(writer):
+    def fail(writer, unheard):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setitem(export.WRITERS, "statuses", fail)
@@ -128,6 +136,78 @@ def test_failed_write__the_previous_files_stay_whole(sample_export, tmp_path, mo
     assert code == 2 and "No space left on device" in err and "Nothing was replaced" in err
     assert digests(out) == before  # providers.json was complete, yet not renamed alone
     assert sorted(os.listdir(out)) == sorted(FILES)
+
+
+# --- a model's own status (origin models_file) -------------------------------------------------
+
+
+def own_status_export(tmp_path):
+    models = [
+        pipeline_cases.model("One", status={"status": "degraded", "availability": 97.5}),
+        pipeline_cases.model("Two", status="outage", availability=12.5),
+        pipeline_cases.model("Three", availability=99.9),
+        pipeline_cases.model("Four", status={"status": "operational"}),
+    ]
+    statuses = {"acme-four": {"status": "outage", "availability": 50.0}}
+    return pipeline_cases.write_export(tmp_path / "e", models=models, statuses=statuses)
+
+
+def loads_back_unchanged(directory) -> None:
+    code, out, err = command("backfill_json", str(directory), "--format", "json")
+    assert code == 0, err
+    for entity, counts in entities(out).items():
+        assert (counts["inserted"], counts["updated"], counts["pruned"]) == (0, 0, 0), entity
+    assert command("validate_migration", str(directory))[0] == 0
+
+
+def test_own_status__written_back_in_its_models_record_not_in_the_status_file(tmp_path):
+    command("backfill_json", str(own_status_export(tmp_path)))
+    before = catalog_snapshot()
+    out = tmp_path / "out"
+    export_to(out)
+    models = {m["name"]: m for m in json.loads((out / "models.json").read_text())["models"]}
+    statuses = json.loads((out / "model-status.json").read_text())["statuses"]
+    assert models["One"]["status"] == {"status": "degraded", "availability": 97.5}
+    assert (models["Two"]["status"], models["Two"]["availability"]) == ("outage", 12.5)
+    assert sorted(statuses) == ["acme-four"]  # the own statuses are not repeated there
+    loads_back_unchanged(out)
+    assert catalog_snapshot() == before
+    origins = dict(ModelStatus.objects.values_list("model__slug", "origin"))
+    assert origins["acme-one"] == origins["acme-two"] == "models_file"
+
+
+def test_own_status_changed_in_the_database__the_export_says_what_is_stored(tmp_path):
+    command("backfill_json", str(own_status_export(tmp_path)))
+    ModelStatus.objects.filter(model__slug="acme-two").update(
+        availability=99.99, status="operational", checked_at="2026-11-22T10:00:00Z"
+    )
+    out = tmp_path / "out"
+    export_to(out)
+    two = next(
+        m for m in json.loads((out / "models.json").read_text())["models"] if m["name"] == "Two"
+    )
+    assert (two["status"]["status"], two["status"]["availability"], two["availability"]) == (
+        "operational",
+        99.99,
+        99.99,
+    )
+    assert two["status"]["checkedAt"] == "2026-11-22T10:00:00.000Z"
+    # The kept envelope's lastUpdated moves to the newer status.
+    assert json.loads((out / "model-status.json").read_text())["lastUpdated"].startswith(
+        "2026-11-22T10:00:00"
+    )
+    # Loading it back brings the model's kept ``status`` field (its metadata) up to date with
+    # the stored status, and changes nothing else; from then on the round trip is exact.
+    before = catalog_snapshot()
+    code, report, err = command("backfill_json", str(out), "--format", "json")
+    assert code == 0, err
+    counts = {e: (c["inserted"], c["updated"]) for e, c in entities(report).items()}
+    assert counts == {"providers": (0, 0), "models": (0, 1), "statuses": (0, 0)}
+    after = catalog_snapshot()
+    assert after["statuses"] == before["statuses"]
+    assert after["models"]["acme-two"]["metadata"]["status"]["availability"] == 99.99
+    export_to(out)
+    loads_back_unchanged(out)
 
 
 # --- the property: generated messy exports --------------------------------------------------
