@@ -70,7 +70,8 @@ def ordered_rows(alias: str, entity: str):
         row_key = tuple(row[:width])
         if previous is not None and row_key <= previous:
             raise OutOfOrder(
-                f"{entity}: the {alias} database returned {row_key!r} after {previous!r}; the "
+                f"{entity}: the {alias.rsplit('_', 1)[0]} database returned {row_key!r} after "
+                f"{previous!r}; the "
                 "comparison needs key order (a collation other than C/binary on a key column?)"
             )
         previous = row_key

@@ -12,6 +12,7 @@ import itertools
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.utils import load_backend
 
 from config.database import database_config, mask_url
 from migrator.errors import MigratorError
@@ -40,21 +41,28 @@ def opened(url: str | None, *, role: str):
     except ImproperlyConfigured as exc:
         message = str(exc).replace("DATABASE_URL", f"the {role} URL")
         raise MigratorError(message) from None
+    engine = config["ENGINE"].rsplit(".", 1)[-1]
+    if engine not in ("sqlite3", "postgresql"):
+        raise MigratorError(
+            f"the {role} URL ({mask_url(url)}) names a {engine} database: use a sqlite:// or "
+            "postgres:// URL"
+        )
     alias = f"{role}_{next(_aliases)}"
     # Django's defaults for the keys the URL does not set (configure_settings wants "default"
     # beside it; that one is configured already and stays as it is).
     both = {DEFAULT_DB_ALIAS: connections.settings[DEFAULT_DB_ALIAS], alias: config}
     config = connections.configure_settings(both)[alias]
-    # Same time zone handling as the configured database: values compare as instants.
-    connections.settings[alias] = config
+    # A connection made here, not a configured alias: it is not in settings.DATABASES, so
+    # nothing that walks every configured database (request signals, test isolation) sees it.
+    connection = load_backend(config["ENGINE"]).DatabaseWrapper(config, alias)
+    connections[alias] = connection
     try:
         yield alias
     finally:
         with contextlib.suppress(Exception):
-            connections[alias].close()
-        with contextlib.suppress(AttributeError, KeyError):
+            connection.close()
+        with contextlib.suppress(AttributeError):
             delattr(connections._connections, alias)
-        connections.settings.pop(alias, None)
 
 
 def shown(url: str | None) -> str:
