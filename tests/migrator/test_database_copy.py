@@ -139,7 +139,7 @@ def test_admin_on_the_copy__shows_the_same_runs_rejects_and_audit_entries(
         assert f"/admin/migrator/rejectedrecord/{pk}/change/" in page
         assert key in page
     page = client.get("/admin/migrator/auditentry/").content.decode()
-    for pk, action, reason in audit:
+    for pk, _action, reason in audit:
         assert f"/admin/migrator/auditentry/{pk}/change/" in page
         assert reason in page
     assert len(audit) == 2
