@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from catalog.models import Model, Provider
 from config.database import mask_url
-from migrator import batches, rejects, source, tables
+from migrator import batches, rejects, source, tables, undo
 from migrator import prune as pruning
 from migrator.errors import SourceError, TooManyRejects
 from migrator.models import BackfillRun, Entity, RejectedRecord
@@ -415,7 +415,13 @@ class Backfill:
             loaded_keys.append(pos)
         counts.inserted += inserts
         counts.updated += updates
-        tables.write(table, self.now, inserts=inserts > 0, updates=updates > 0)
+        if inserts:
+            undo.inserted_keep(self.run_record, table, tables.insert_new(table, self.now))
+        if updates:
+            ids = tables.differing_ids(table)
+            before = tables.snapshot(table, ids)
+            tables.update(table, ids, self.now)
+            undo.updated_keep(self.run_record, table, before, tables.snapshot(table, ids))
         tables.mark_seen(table)
         if table is tables.PROVIDERS:
             self.staging.learn(tables.MODELS, (item.key for item in batch.accepted.values()))

@@ -2,7 +2,8 @@
 
 Copied, in this order (parents first): the catalog (providers, models, statuses) and the
 migrator's and the live switch's own records — backfill runs, the reject queue, pruned rows
-(the prune archive), validation runs, the backend state row, the audit log, dead letters and
+(the prune archive), the rows each run inserted and the before- and after-images of the rows it
+updated, validation runs, the backend state row, the audit log, dead letters and
 pending secondary writes. Not copied: what the target derives or counts for itself (the catalog
 version and the per-model status summary, kept by the target's triggers; traffic buckets, write
 and shadow counters, shadow mismatch examples), the target's own migration log and schema checks,
@@ -35,9 +36,11 @@ from migrator.models import (
     BackendState,
     BackfillRun,
     DeadLetter,
+    InsertedRows,
     PendingWrite,
     PrunedRow,
     RejectedRecord,
+    RowImage,
     ValidationRun,
 )
 
@@ -51,6 +54,8 @@ COPIED = (
     ("models", Model),
     ("statuses", ModelStatus),
     ("backfill runs", BackfillRun),
+    ("inserted rows", InsertedRows),
+    ("row images", RowImage),
     ("rejected records", RejectedRecord),
     ("pruned rows", PrunedRow),
     ("validation runs", ValidationRun),
@@ -157,9 +162,7 @@ def copied_tables_clear(alias: str) -> None:
 
 def _copy_table(model, source: str, target: str, counts: TableCounts, batch_size: int) -> list:
     """Copy one table in id order; the ids the target holds and the source does not."""
-    fields = model._meta.concrete_fields
-    pk = model._meta.pk
-    others = [f for f in fields if not f.primary_key]
+    others = [f for f in model._meta.concrete_fields if not f.primary_key]
     target_rows = model._base_manager.using(target)
     target_empty = not target_rows.exists()
     rows = model._base_manager.using(source).order_by("pk").iterator(chunk_size=batch_size)
@@ -195,7 +198,7 @@ def _copy_table(model, source: str, target: str, counts: TableCounts, batch_size
         extra_ids.extend(stored)
         counts.extra += len(stored)
         if changed:
-            _upsert(model, target, changed, fields, others, pk)
+            upsert_rows(model, target, changed)
         if batch:
             previous = high
 
@@ -209,7 +212,12 @@ def _copy_table(model, source: str, target: str, counts: TableCounts, batch_size
     return extra_ids
 
 
-def _upsert(model, target, rows, fields, others, pk) -> None:
+def upsert_rows(model, target: str, rows: list) -> None:
+    """Write ``rows`` (model instances) into ``target`` with their ids: inserted, or written
+    over the row with the same id; every column as given (timestamps not stamped anew)."""
+    fields = model._meta.concrete_fields
+    pk = model._meta.pk
+    others = [f for f in fields if not f.primary_key]
     connection = connections[target]
     size = max(connection.ops.bulk_batch_size(fields, rows), 1)
     manager = model._base_manager.using(target)

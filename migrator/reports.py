@@ -241,3 +241,15 @@ def restore_text(restored) -> str:
         f"restored {restored.path} ({restored.kind}) in {restored.seconds:.2f} s: "
         f"the database holds {_rows(restored.rows)}"
     )
+
+
+def undo_text(result) -> str:
+    lines = [f"backfill run #{result.run.pk}: undid run #{result.undone.pk}", ""]
+    lines.append(f"{'entity':<10}{'deleted':>10}{'restored':>10}{'unpruned':>10}")
+    for entity, c in result.counts.items():
+        lines.append(f"{entity:<10}{c['deleted']:>10}{c['restored']:>10}{c['unpruned']:>10}")
+    lines.append(
+        "\ndeleted: rows the run inserted; restored: rows it updated, put back as they were "
+        "before it; unpruned: rows it pruned, back from the archive"
+    )
+    return "\n".join(lines)

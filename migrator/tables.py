@@ -296,10 +296,7 @@ def classify(
         return [(pos, parent, row, bool(flag)) for pos, parent, row, flag in cursor.fetchall()]
 
 
-def write(table: Table, now: dt.datetime, *, inserts: bool, updates: bool) -> tuple[int, int]:
-    """Insert the staged rows that have no stored row (and a known parent), update those that
-    differ; ``(inserted, updated)``. Unchanged rows are not touched. ``inserts`` / ``updates``:
-    whether classify found any (a statement with nothing to do is not sent)."""
+def _write_parts(table: Table):
     columns = ", ".join(q(c) for c in table.columns)
     staged = ", ".join(f"s.{q(c)}" for c in table.columns)
     fk_column, fk_value, parent_known = "", "", ""
@@ -309,24 +306,38 @@ def write(table: Table, now: dt.datetime, *, inserts: bool, updates: bool) -> tu
         parent_known = "s.parent_id IS NOT NULL AND "
         if not table.key_includes_parent:
             assignments += f", {q(table.parent_column)} = s.parent_id"
-    inserted = updated = 0
+    return columns, staged, fk_column, fk_value, parent_known, assignments
+
+
+def insert_new(table: Table, now: dt.datetime) -> list[int]:
+    """Insert the staged rows that have no stored row (and a known parent); their ids."""
+    columns, staged, fk_column, fk_value, parent_known, _ = _write_parts(table)
     with connection.cursor() as cursor:
-        if inserts:
-            cursor.execute(
-                f"INSERT INTO {q(table.name)} ({fk_column}{columns}, source_hash, created_at, "
-                f"updated_at) SELECT {fk_value}{staged}, '', %s, %s FROM {_join(table)} "
-                f"WHERE {parent_known}t.id IS NULL",
-                [now, now],
-            )
-            inserted = cursor.rowcount
-        if not updates:
-            return inserted, 0
-        # Rows to update, found first: both databases then update by primary key alone.
+        cursor.execute(
+            f"INSERT INTO {q(table.name)} ({fk_column}{columns}, source_hash, created_at, "
+            f"updated_at) SELECT {fk_value}{staged}, '', %s, %s FROM {_join(table)} "
+            f"WHERE {parent_known}t.id IS NULL RETURNING id",
+            [now, now],
+        )
+        return [row_id for (row_id,) in cursor.fetchall()]
+
+
+def differing_ids(table: Table) -> list[int]:
+    """Ids of the stored rows that differ from their staged row (what :func:`update` writes)."""
+    _, _, _, _, parent_known, _ = _write_parts(table)
+    with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT t.id FROM {_join(table)} WHERE {parent_known}t.id IS NOT NULL "
             f"AND ({_differs(table)})"
         )
-        ids = [row_id for (row_id,) in cursor.fetchall()]
+        return [row_id for (row_id,) in cursor.fetchall()]
+
+
+def update(table: Table, ids: list[int], now: dt.datetime) -> int:
+    """Write the staged values into the stored rows ``ids`` (by primary key); how many."""
+    *_, assignments = _write_parts(table)
+    updated = 0
+    with connection.cursor() as cursor:
         for start in range(0, len(ids), CHUNK):
             chunk = ", ".join(str(int(row_id)) for row_id in ids[start : start + CHUNK])
             cursor.execute(
@@ -336,7 +347,7 @@ def write(table: Table, now: dt.datetime, *, inserts: bool, updates: bool) -> tu
                 [now],
             )
             updated += cursor.rowcount
-    return inserted, updated
+    return updated
 
 
 def mark_seen(table: Table) -> None:
