@@ -201,6 +201,10 @@ def _copy_table(model, source: str, target: str, counts: TableCounts, batch_size
             upsert_rows(model, target, changed)
         if batch:
             previous = high
+        # With DEBUG on, Django logs every query with its parameters: a copy of millions of
+        # rows would keep hundreds of megabytes of INSERT text.
+        connections[target].queries_log.clear()
+        connections[source].queries_log.clear()
 
     with _reading(source):
         for row in rows:

@@ -442,13 +442,23 @@ def keyed_lookups(on: bool = True) -> None:
             cursor.execute(f"SET LOCAL jit = {value}")
 
 
+class _ExactJSONEncoder(DjangoJSONEncoder):
+    """Timestamps to the microsecond (DjangoJSONEncoder keeps milliseconds: a row put back
+    from its image would not be the row it was)."""
+
+    def default(self, o):
+        if isinstance(o, dt.datetime):
+            return o.isoformat()
+        return super().default(o)
+
+
 def snapshot(table: Table, ids: list[int]) -> list[dict]:
-    """Every column of the rows with ``ids``, JSON-ready (for the prune archive)."""
+    """Every column of the rows with ``ids``, JSON-ready (prune archive, before-images)."""
     rows = []
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start : start + CHUNK]
         for row in table.model.objects.filter(id__in=chunk).values():
-            rows.append(json.loads(json.dumps(row, cls=DjangoJSONEncoder)))
+            rows.append(json.loads(json.dumps(row, cls=_ExactJSONEncoder)))
     return rows
 
 

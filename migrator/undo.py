@@ -73,12 +73,12 @@ class UndoResult:
 
 def _later_writing_runs(target: BackfillRun) -> list[int]:
     """Runs after ``target`` that wrote rows and are not undone: undoing ``target`` first would
-    put back values they replaced since."""
+    put back values they replaced since. A later run and its undo cancel out."""
     later = BackfillRun.objects.filter(pk__gt=target.pk, dry_run=False, undone_by__isnull=True)
     return [
         run.pk
         for run in later.order_by("pk")
-        if run.undoes_id is not None
+        if (run.undoes_id is not None and run.undoes_id < target.pk)
         or run.row_images.exists()
         or run.inserted_rows.exists()
         or run.pruned_rows.exists()
