@@ -71,6 +71,7 @@ def main() -> None:
         manage(source_url, "migrate", "-v", "0")
         manage(source_url, "backfill_json", str(export), "--format", "json", ok=(0, 1))
         (workdir / f"source-{args.statuses}.loaded").touch()
+    manage(source_url, "migrate", "-v", "0")  # a source loaded by an older release
 
     backup_path = workdir / "backup.sqlite3"
     backup_path.unlink(missing_ok=True)

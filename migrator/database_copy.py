@@ -126,6 +126,13 @@ def database_copy(
 ) -> CopyResult:
     """Copy every table of COPIED from the ``source`` alias to the ``target`` alias."""
     started = time.perf_counter()
+    pending = _pending_migrations(source)
+    if pending:
+        raise MigratorError(
+            f"the source database is behind this release's schema ({len(pending)} migration(s) "
+            f"not applied, e.g. {pending[0]}): run `manage.py migrate` against it first (with "
+            "its URL as DATABASE_URL), or copy with the release that wrote it"
+        )
     if migrate:
         call_command("migrate", database=target, interactive=False, verbosity=0)
     result = CopyResult(source=source, target=target, tables=[])
@@ -150,6 +157,14 @@ def database_copy(
     _reset_sequences(target)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _pending_migrations(alias: str) -> list[str]:
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connections[alias])
+    plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    return [f"{m.app_label}.{m.name}" for m, backwards in plan if not backwards]
 
 
 def copied_tables_clear(alias: str) -> None:

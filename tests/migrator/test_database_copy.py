@@ -198,3 +198,15 @@ def test_postgresql_into_sqlite__copied_and_equal(h12b_postgres, tmp_path):
     assert done.returncode == 1
     # other (SQLite) → this (PostgreSQL), as export → database in the export comparison
     assert "~ statuses openai-o3@global availability: 1.0 → 95.05" in done.stdout
+
+
+def test_a_source_behind_the_schema__refused_naming_a_pending_migration(tmp_path):
+    from tests.conftest import manage
+
+    url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    assert manage("migrate", "-v", "0", database_url=url).returncode == 0
+    assert manage("migrate", "migrator", "0005", "-v", "0", database_url=url).returncode == 0
+    code, _, err = copy("--from", url, "--no-backup")
+    assert code == 2
+    assert "the source database is behind this release's schema" in err
+    assert "(1 migration(s) not applied, e.g. migrator.0006" in err
