@@ -14,6 +14,9 @@ DIRECT_URL_COMMANDS = {
     "backfill_json",
     "validate_migration",
     "check_schema",
+    "copy_database",
+    "backup_db",
+    "restore_db",
 }
 
 

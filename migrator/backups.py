@@ -55,11 +55,11 @@ class Backup:
 
 
 def default_path(alias: str) -> Path:
-    """``var/backups/<database name>-<UTC time>.<ext>`` under the project."""
+    """``<BACKUP_DIR>/<database name>-<UTC time>.<ext>`` (BACKUP_DIR: var/backups)."""
     name = Path(str(connections[alias].settings_dict["NAME"])).stem or "database"
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
     ext = "sqlite3" if connections[alias].vendor == "sqlite" else "dump"
-    return Path(settings.BASE_DIR) / "var" / "backups" / f"{name}-{stamp}.{ext}"
+    return Path(settings.BACKUP_DIR) / f"{name}-{stamp}.{ext}"
 
 
 def catalog_rows(alias: str) -> dict[str, int]:

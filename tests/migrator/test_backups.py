@@ -126,3 +126,16 @@ def test_a_pg_dump_snapshot_into_sqlite__refused(h12b_postgres, tmp_path):
     backup(url, tmp_path / "snap.dump")
     done = run(f"sqlite:///{tmp_path / 'x.sqlite3'}", "restore_db", str(tmp_path / "snap.dump"))
     assert done.returncode == 2 and "restore it into a PostgreSQL database" in done.stderr
+
+
+def test_when_enabled__a_backup_only_while_the_switch_is_on(tmp_path):
+    url = loaded_database(f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    folder = tmp_path / "backups"
+    env = {"BACKUP_DIR": str(folder)}
+    off = run(url, "backup_db", "--when-enabled", "sync", env=env)
+    assert off.returncode == 0 and not folder.exists()
+    on = run(url, "backup_db", "--when-enabled", "sync", env=env | {"BACKUP_BEFORE_SYNC": "true"})
+    assert on.returncode == 0, on.stderr
+    (snapshot,) = folder.iterdir()
+    assert snapshot.name.startswith("db-") and snapshot.suffix == ".sqlite3"
+    assert count_rows(f"sqlite:///{snapshot}", "catalog_modelstatus") == 56

@@ -2,6 +2,7 @@
 
 import json
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DEFAULT_DB_ALIAS, DatabaseError
 
@@ -22,8 +23,19 @@ class Command(BaseCommand):
         parser.add_argument("file", nargs="?", metavar="FILE")
         parser.add_argument("--method", choices=METHODS, default="auto")
         parser.add_argument("--format", choices=("text", "json"), default="text")
+        parser.add_argument(
+            "--when-enabled",
+            choices=("migrate", "sync"),
+            help="only when BACKUP_BEFORE_MIGRATE / BACKUP_BEFORE_SYNC is true (the release "
+            "step and bin/sync-export call it so); otherwise do nothing",
+        )
 
     def handle(self, *args, **options):
+        when = options["when_enabled"]
+        if when and not getattr(settings, f"BACKUP_BEFORE_{when.upper()}"):
+            if options["verbosity"] > 1:
+                self.stdout.write(f"no backup: BACKUP_BEFORE_{when.upper()} is off")
+            return
         try:
             backup = backup_database(DEFAULT_DB_ALIAS, options["file"], method=options["method"])
         except MigratorError as exc:
