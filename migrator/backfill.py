@@ -16,7 +16,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from catalog.models import Model, Provider
@@ -383,6 +383,9 @@ class Backfill:
             if self.pending_rejects and not self.options.dry_run:
                 rejects.rejects_store(self.pending_rejects, run=self.run_record)
         self.pending_rejects = []
+        # With DEBUG on Django logs each query with its parameters; the before-images of a
+        # run that updates many rows would stay in that log, hundreds of megabytes of them.
+        connection.queries_log.clear()
         self.committed[file_name] = self.committed.get(file_name, 0) + 1
         self._check_reject_limit()
 
