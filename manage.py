@@ -16,6 +16,9 @@ DIRECT_URL_COMMANDS = {
     "publish_export",
     "validate_migration",
     "check_schema",
+    "copy_database",
+    "backup_db",
+    "restore_db",
 }
 
 

@@ -114,6 +114,51 @@ def raw_copy(url: str, export: Path, table: str) -> Measurement:
     return measurement
 
 
+def kept(url: str) -> str:
+    """What the runs kept for --undo (tables absent before they existed: "-")."""
+    code = (
+        "import django; django.setup()\n"
+        "try:\n"
+        "    from migrator.models import InsertedRows, RowImage\n"
+        "    print(InsertedRows.objects.count(), RowImage.objects.count())\n"
+        "except ImportError:\n"
+        "    print('- -')\n"
+    )
+    import subprocess
+
+    from bench.common import _env
+
+    env = _env(url) | {"DJANGO_SETTINGS_MODULE": "config.settings"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    inserted, images = (done.stdout.split() or ["?", "?"])[:2]
+    return f"kept: {inserted} inserted-id records, {images} row images"
+
+
+def runs_only(args, base: Path, changed: Path) -> None:
+    results = []
+    url = create_database(args.postgres, "h12b_bench_backfill")
+    try:
+        manage(url, "migrate", "-v", "0")
+        for name, export in (("first load", base), ("re-run, unchanged", base)):
+            results.append((f"PostgreSQL: {name}", backfill(url, export)))
+        results.append(("PostgreSQL: re-run, 10% changed", backfill(url, changed)))
+        results[-1][1].detail += "; " + kept(url)
+    finally:
+        drop_database(args.postgres, url)
+    if not args.no_sqlite:
+        with tempfile.TemporaryDirectory() as tmp:
+            url = f"sqlite:///{tmp}/bench.sqlite3"
+            manage(url, "migrate", "-v", "0")
+            results.append(("SQLite: first load", backfill(url, base)))
+            results.append(("SQLite: re-run, unchanged", backfill(url, base)))
+            results.append(("SQLite: re-run, 10% changed", backfill(url, changed)))
+            results[-1][1].detail += "; " + kept(url)
+    print_table(results)
+    print(f"\n(code at {ROOT}; measured {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} CPUs)")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--statuses", type=int, default=1_000_000)
@@ -129,6 +174,12 @@ def main():
     )
     parser.add_argument("--no-sqlite", action="store_true")
     parser.add_argument("--batch-sizes", default="", help="comma list: time first loads only")
+    parser.add_argument(
+        "--runs-only",
+        action="store_true",
+        help="only a first load, an unchanged re-run and a 10%%-changed re-run per database "
+        "(what the kept before-images cost: compare with a checkout before them)",
+    )
     parser.add_argument("--workdir", default=os.path.join(tempfile.gettempdir(), "catalog-bench"))
     args = parser.parse_args()
 
@@ -153,6 +204,10 @@ def main():
             )
             drop_database(args.postgres, url)
         print_table(results)
+        return
+
+    if args.runs_only:
+        runs_only(args, base, changed)
         return
 
     results = []

@@ -187,6 +187,13 @@ JSON_EXPORT_TIMEOUT = environment.float(
 )
 # backfill_json reads and maps statuses in a second (forked) process, beside the one that writes.
 BACKFILL_PARALLEL = environment.bool("BACKFILL_PARALLEL", default=True)
+# backup_db without FILE writes here (var/backups in the project by default: on hosts whose disk
+# does not outlive a deploy, point it at a persistent disk).
+BACKUP_DIR = environment.str("BACKUP_DIR", default=str(BASE_DIR / "var" / "backups"))
+# A snapshot before the release step's migrations / before each scheduled sync
+# (`backup_db --when-enabled migrate|sync` does nothing while its switch is off).
+BACKUP_BEFORE_MIGRATE = environment.bool("BACKUP_BEFORE_MIGRATE", default=False)
+BACKUP_BEFORE_SYNC = environment.bool("BACKUP_BEFORE_SYNC", default=False)
 # Seconds each worker trusts the backend state it last read (a switch reaches every worker
 # within this time).
 BACKEND_STATE_TTL = environment.float("BACKEND_STATE_TTL", default=1.0, unit="seconds")

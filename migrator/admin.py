@@ -5,7 +5,7 @@ import json
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from catalog.models import Model
 from migrator.aliases import AliasRefused, model_alias_set, rejects_map_to_model
@@ -13,9 +13,11 @@ from migrator.errors import MigratorError
 from migrator.models import (
     BackfillRun,
     ExportEnvelope,
+    InsertedRows,
     ModelAlias,
     PrunedRow,
     RejectedRecord,
+    RowImage,
     ValidationRun,
 )
 from migrator.prune import pruned_rows_restore
@@ -76,8 +78,53 @@ class BackfillRunAdmin(ReadOnlyAdmin):
         "sources_json",
         "counts_json",
         "committed_batches_json",
+        "undoes",
+        "undone",
+        "changes",
     )
     exclude = ("arguments", "sources", "counts", "committed_batches")
+
+    CHANGES_SHOWN = 50
+
+    @admin.display(description="undone by")
+    def undone(self, run):
+        later = BackfillRun.objects.filter(undoes=run).first()
+        return f"run #{later.pk}" if later else "-"
+
+    @admin.display(description="what the run changed (before → after)")
+    def changes(self, run):
+        """Per updated row, the columns whose value the run changed; inserted and pruned
+        counts. ``backfill_json --undo RUN`` puts the before values back."""
+        inserted = sum(InsertedRows.objects.filter(run=run).values_list("count", flat=True))
+        images = RowImage.objects.filter(run=run).order_by("entity", "row_id")
+        rows = []
+        for image in images[: self.CHANGES_SHOWN]:
+            for column in sorted(set(image.before) | set(image.after)):
+                if column in ("updated_at", "source_hash"):
+                    continue
+                a, b = image.before.get(column), image.after.get(column)
+                if a != b:
+                    rows.append((image.entity, image.row_id, column, a, b))
+        cells = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td>"
+            "<td><code>{}</code></td></tr>",
+            (
+                (e, i, c, json.dumps(a, default=str), json.dumps(b, default=str))
+                for e, i, c, a, b in rows
+            ),
+        )
+        total = images.count()
+        return format_html(
+            "<p>{} row(s) inserted, {} updated ({} shown), {} pruned.</p>"
+            "<table><tr><th>entity</th><th>row id</th><th>field</th><th>before</th>"
+            "<th>after</th></tr>{}</table>",
+            inserted,
+            total,
+            min(total, self.CHANGES_SHOWN),
+            run.pruned_rows.count(),
+            cells,
+        )
 
     @admin.display(description="read / inserted / updated / rejected")
     def totals(self, run):
@@ -271,3 +318,18 @@ class ValidationRunAdmin(ReadOnlyAdmin):
     counts_json = json_display("counts")
     differences_json = json_display("differences", "first differences")
     warnings_json = json_display("warnings")
+
+
+@admin.register(RowImage)
+class RowImageAdmin(ReadOnlyAdmin):
+    """Rows backfill runs updated, before and after (``backfill_json --undo RUN`` uses them)."""
+
+    list_display = ("run", "entity", "row_id")
+    list_filter = ("entity",)
+    search_fields = ("=run__id", "=row_id")
+    list_select_related = ("run",)
+    readonly_fields = ("run", "entity", "row_id", "before_json", "after_json")
+    exclude = ("before", "after")
+
+    before_json = json_display("before")
+    after_json = json_display("after")

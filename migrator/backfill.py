@@ -16,12 +16,12 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from catalog.models import Model, Provider
 from config.database import mask_url
-from migrator import batches, direction, envelope, rejects, source, tables
+from migrator import batches, direction, envelope, rejects, source, tables, undo
 from migrator import prune as pruning
 from migrator.errors import SourceError, TooManyRejects
 from migrator.models import BackfillRun, Entity, RejectedRecord
@@ -414,6 +414,9 @@ class Backfill:
             if self.pending_rejects and not self.options.dry_run:
                 rejects.rejects_store(self.pending_rejects, run=self.run_record)
         self.pending_rejects = []
+        # With DEBUG on Django logs each query with its parameters; the before-images of a
+        # run that updates many rows would stay in that log, hundreds of megabytes of them.
+        connection.queries_log.clear()
         self.committed[file_name] = self.committed.get(file_name, 0) + 1
         self._check_reject_limit()
 
@@ -455,9 +458,13 @@ class Backfill:
         counts.inserted += inserts
         counts.updated += updates
         counts.stale += stale
-        tables.write(
-            table, self.now, inserts=inserts > 0, updates=updates > 0, skip_stale=keep_newer
-        )
+        if inserts:
+            undo.inserted_keep(self.run_record, table, tables.insert_new(table, self.now))
+        if updates:
+            ids = tables.differing_ids(table, skip_stale=keep_newer)
+            before = tables.snapshot(table, ids)
+            tables.update(table, ids, self.now)
+            undo.updated_keep(self.run_record, table, before, tables.snapshot(table, ids))
         tables.mark_seen(table)
         if table is tables.PROVIDERS:
             self.staging.learn(tables.MODELS, (item.key for item in batch.accepted.values()))

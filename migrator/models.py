@@ -37,6 +37,10 @@ class BackfillRun(models.Model):
     # deploy) have none.
     pid = models.PositiveIntegerField(null=True, blank=True, default=current_pid)
     host = models.CharField(max_length=255, null=True, blank=True, default=current_host)  # noqa: DJ001
+    # backfill_json --undo RUN: the run this one undid (and, on that run, undone_by is set).
+    undoes = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="undone_by"
+    )
 
     class Meta:
         ordering = ["-started_at", "-id"]
@@ -99,6 +103,41 @@ class PrunedRow(models.Model):
 
     def __str__(self):
         return f"pruned {self.entity} {self.natural_key}"
+
+
+class RowImage(models.Model):
+    """A row a backfill run updated: every column before and after, so that the run can be
+    undone (``backfill_json --undo RUN``) and the admin can show what it changed."""
+
+    run = models.ForeignKey(BackfillRun, on_delete=models.CASCADE, related_name="row_images")
+    entity = models.CharField(max_length=16, choices=Entity.choices)
+    row_id = models.BigIntegerField()
+    before = models.JSONField(help_text="Every column of the row before the run wrote it.")
+    after = models.JSONField(help_text="Every column as the run left it.")
+
+    class Meta:
+        ordering = ["run", "entity", "row_id"]
+        indexes = [models.Index(fields=["run", "entity"], name="migrator_rowimage_run")]
+
+    def __str__(self):
+        return f"{self.entity} #{self.row_id} updated by run #{self.run_id}"
+
+
+class InsertedRows(models.Model):
+    """The ids of the rows one batch of a backfill run inserted, as ``[[first, last], ...]``
+    ranges (a first load inserts consecutive ids: one range a batch, whatever its size)."""
+
+    run = models.ForeignKey(BackfillRun, on_delete=models.CASCADE, related_name="inserted_rows")
+    entity = models.CharField(max_length=16, choices=Entity.choices)
+    id_ranges = models.JSONField()
+    count = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["run", "entity", "id"]
+        verbose_name_plural = "inserted rows"
+
+    def __str__(self):
+        return f"{self.count} {self.entity} inserted by run #{self.run_id}"
 
 
 class ValidationRun(models.Model):

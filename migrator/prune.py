@@ -146,7 +146,8 @@ def _archive_and_delete(backfill, entity, rows) -> None:
 RESTORE_ORDER = {Entity.PROVIDERS: 0, Entity.MODELS: 1, Entity.STATUSES: 2}
 
 
-def _instance(model, row: dict):
+def instance_from(model, row: dict):
+    """A model instance from an archived row (prune archive, before-images)."""
     values = {}
     for field in model._meta.concrete_fields:
         if field.attname in row:
@@ -165,7 +166,7 @@ def pruned_rows_restore(*, pruned_rows: list[PrunedRow]) -> int:
         with transaction.atomic():
             for pruned in pending:
                 model = tables.TABLES[pruned.entity].model
-                instance = _instance(model, pruned.row)
+                instance = instance_from(model, pruned.row)
                 # bulk_create keeps the archived timestamps (save() would stamp them anew).
                 model.objects.bulk_create([instance])
                 pruned.restored_at = now

@@ -158,13 +158,17 @@ def validation_text(report, *, verbose: bool = False) -> str:
     mode = "every stored value compared"
 
     outcome = "PASSED" if report.passed else f"FAILED ({report.difference_count} differences)"
-    lines = [f"validation #{report.run.pk}: {outcome} — {mode}"]
+    title = f"validation #{report.run.pk}" if report.run.pk else "comparison"
+    lines = [f"{title}: {outcome} — {mode}"]
     for export_file in report.files:
         lines.append(
             f"  {export_file.name:<18} {_size(export_file.size):>9}  sha256 "
             f"{(export_file.sha256 or '?')[:12]}  {export_file.shown}"
         )
-    header = "".join(f"{title:>10}" for _, title in VALIDATION_COLUMNS)
+    if report.against:
+        lines.append(f"  against the database {report.against} (its rows stand for the export)")
+    titles = [("other" if report.against and t == "export" else t) for _, t in VALIDATION_COLUMNS]
+    header = "".join(f"{title:>10}" for title in titles)
     lines += ["", f"{'entity':<10}{'state':>12}{header}{'seconds':>9}{'rows/s':>9}"]
     for entity, result in report.entities.items():
         cells = "".join(f"{getattr(result, attr):>10}" for attr, _ in VALIDATION_COLUMNS)
@@ -217,4 +221,53 @@ def export_text(result) -> str:
             f"  {written.name:<18}{written.records:>10} records {_size(written.size):>10}  "
             f"sha256 {written.sha256[:12]}{mark}"
         )
+    return "\n".join(lines)
+
+
+# --- copy_database, backup_db, restore_db ---------------------------------------------------
+
+COPY_COLUMNS = ("read", "inserted", "updated", "unchanged", "extra", "deleted")
+
+
+def _rows(rows: dict) -> str:
+    return ", ".join(f"{n} {name}" for name, n in rows.items())
+
+
+def copy_text(result) -> str:
+    lines = [f"copy from {result.source} to {result.target}"]
+    if result.backup is not None:
+        lines.append(f"  backup of the source: {backup_text(result.backup)}")
+    header = "".join(f"{title:>10}" for title in COPY_COLUMNS)
+    lines += ["", f"{'table':<18}{header}{'seconds':>10}{'rows/s':>10}"]
+    for counts in [*result.tables, result.totals()]:
+        cells = "".join(f"{getattr(counts, attr):>10}" for attr in COPY_COLUMNS)
+        lines.append(
+            f"{counts.table:<18}{cells}{counts.seconds:>10.2f}{counts.rows_per_second:>10.0f}"
+        )
+    return "\n".join(lines)
+
+
+def backup_text(backup) -> str:
+    return (
+        f"{backup.path} ({backup.method}, {_size(backup.size)}, {backup.seconds:.2f} s; "
+        f"{_rows(backup.rows)})"
+    )
+
+
+def restore_text(restored) -> str:
+    return (
+        f"restored {restored.path} ({restored.kind}) in {restored.seconds:.2f} s: "
+        f"the database holds {_rows(restored.rows)}"
+    )
+
+
+def undo_text(result) -> str:
+    lines = [f"backfill run #{result.run.pk}: undid run #{result.undone.pk}", ""]
+    lines.append(f"{'entity':<10}{'deleted':>10}{'restored':>10}{'unpruned':>10}")
+    for entity, c in result.counts.items():
+        lines.append(f"{entity:<10}{c['deleted']:>10}{c['restored']:>10}{c['unpruned']:>10}")
+    lines.append(
+        "\ndeleted: rows the run inserted; restored: rows it updated, put back as they were "
+        "before it; unpruned: rows it pruned, back from the archive"
+    )
     return "\n".join(lines)

@@ -310,13 +310,7 @@ def stale_positions(table: Table) -> set[int]:
         return {pos for (pos,) in cursor.fetchall()}
 
 
-def write(
-    table: Table, now: dt.datetime, *, inserts: bool, updates: bool, skip_stale: bool = False
-) -> tuple[int, int]:
-    """Insert the staged rows that have no stored row (and a known parent), update those that
-    differ; ``(inserted, updated)``. Unchanged rows are not touched. ``inserts`` / ``updates``:
-    whether classify found any (a statement with nothing to do is not sent). ``skip_stale``
-    (statuses): a stored row newer than the staged one is left as it is."""
+def _write_parts(table: Table):
     columns = ", ".join(q(c) for c in table.columns)
     staged = ", ".join(f"s.{q(c)}" for c in table.columns)
     fk_column, fk_value, parent_known = "", "", ""
@@ -326,24 +320,39 @@ def write(
         parent_known = "s.parent_id IS NOT NULL AND "
         if not table.key_includes_parent:
             assignments += f", {q(table.parent_column)} = s.parent_id"
-    inserted = updated = 0
+    return columns, staged, fk_column, fk_value, parent_known, assignments
+
+
+def insert_new(table: Table, now: dt.datetime) -> list[int]:
+    """Insert the staged rows that have no stored row (and a known parent); their ids."""
+    columns, staged, fk_column, fk_value, parent_known, _ = _write_parts(table)
     with connection.cursor() as cursor:
-        if inserts:
-            cursor.execute(
-                f"INSERT INTO {q(table.name)} ({fk_column}{columns}, source_hash, created_at, "
-                f"updated_at) SELECT {fk_value}{staged}, '', %s, %s FROM {_join(table)} "
-                f"WHERE {parent_known}t.id IS NULL",
-                [now, now],
-            )
-            inserted = cursor.rowcount
-        if not updates:
-            return inserted, 0
-        # Rows to update, found first: both databases then update by primary key alone.
+        cursor.execute(
+            f"INSERT INTO {q(table.name)} ({fk_column}{columns}, source_hash, created_at, "
+            f"updated_at) SELECT {fk_value}{staged}, '', %s, %s FROM {_join(table)} "
+            f"WHERE {parent_known}t.id IS NULL RETURNING id",
+            [now, now],
+        )
+        return [row_id for (row_id,) in cursor.fetchall()]
+
+
+def differing_ids(table: Table, *, skip_stale: bool = False) -> list[int]:
+    """Ids of the stored rows that differ from their staged row (what :func:`update` writes).
+    ``skip_stale`` (statuses): a stored row newer than the staged one is left out."""
+    _, _, _, _, parent_known, _ = _write_parts(table)
+    with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT t.id FROM {_join(table)} WHERE {parent_known}t.id IS NOT NULL "
             f"AND ({_differs(table)}){f' AND NOT {_stale()}' if skip_stale else ''}"
         )
-        ids = [row_id for (row_id,) in cursor.fetchall()]
+        return [row_id for (row_id,) in cursor.fetchall()]
+
+
+def update(table: Table, ids: list[int], now: dt.datetime) -> int:
+    """Write the staged values into the stored rows ``ids`` (by primary key); how many."""
+    *_, assignments = _write_parts(table)
+    updated = 0
+    with connection.cursor() as cursor:
         for start in range(0, len(ids), CHUNK):
             chunk = ", ".join(str(int(row_id)) for row_id in ids[start : start + CHUNK])
             cursor.execute(
@@ -353,7 +362,7 @@ def write(
                 [now],
             )
             updated += cursor.rowcount
-    return inserted, updated
+    return updated
 
 
 def mark_seen(table: Table) -> None:
@@ -448,13 +457,23 @@ def keyed_lookups(on: bool = True) -> None:
             cursor.execute(f"SET LOCAL jit = {value}")
 
 
+class _ExactJSONEncoder(DjangoJSONEncoder):
+    """Timestamps to the microsecond (DjangoJSONEncoder keeps milliseconds: a row put back
+    from its image would not be the row it was)."""
+
+    def default(self, o):
+        if isinstance(o, dt.datetime):
+            return o.isoformat()
+        return super().default(o)
+
+
 def snapshot(table: Table, ids: list[int]) -> list[dict]:
-    """Every column of the rows with ``ids``, JSON-ready (for the prune archive)."""
+    """Every column of the rows with ``ids``, JSON-ready (prune archive, before-images)."""
     rows = []
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start : start + CHUNK]
         for row in table.model.objects.filter(id__in=chunk).values():
-            rows.append(json.loads(json.dumps(row, cls=DjangoJSONEncoder)))
+            rows.append(json.loads(json.dumps(row, cls=_ExactJSONEncoder)))
     return rows
 
 

@@ -194,19 +194,7 @@ class Validation:
             self._record(Difference("rejected", entity, queued.record_key, detail=queued.reason))
 
     def _changes(self, entity, expected: dict, actual: dict) -> list:
-        tolerance = self.options.float_tolerance
-        changes = [
-            (mapping.export_name(entity, column), expected[column], actual[column])
-            for column in expected
-            if column != "metadata"
-            and not values_equal(expected[column], actual[column], tolerance=tolerance)
-        ]
-        theirs, ours = expected["metadata"] or {}, actual["metadata"] or {}
-        for key in sorted(set(theirs) | set(ours)):
-            a, b = theirs.get(key, _ABSENT), ours.get(key, _ABSENT)
-            if not values_equal(a, b, tolerance=tolerance):
-                changes.append((f"metadata.{key}", _shown(a), _shown(b)))
-        return changes
+        return changes_between(entity, expected, actual, tolerance=self.options.float_tolerance)
 
     def _warned(self, batch):
         if batch.warnings:
@@ -307,22 +295,7 @@ class Validation:
 
     def _check_integrity(self):
         """The checks an operator would run by hand in SQL; any finding is a difference."""
-        checks = {
-            "models whose provider is missing": Model.objects.exclude(
-                provider_id__in=Provider.objects.values("id")
-            ).count(),
-            "statuses whose model is missing": ModelStatus.objects.exclude(
-                model_id__in=Model.objects.values("id")
-            ).count(),
-            "duplicate provider slugs": _duplicates(Provider, "slug"),
-            "duplicate model slugs": _duplicates(Model, "slug"),
-            "duplicate statuses (model, region)": _duplicates(ModelStatus, "model_id", "region"),
-            "empty required values": (
-                Provider.objects.filter(Q(slug="") | Q(name="")).count()
-                + Model.objects.filter(Q(slug="") | Q(name="")).count()
-                + ModelStatus.objects.filter(region="").count()
-            ),
-        }
+        checks = integrity_checks()
         self.integrity = checks
         for name, found in checks.items():
             if found:
@@ -330,6 +303,45 @@ class Validation:
 
 
 _ABSENT = object()
+
+
+def changes_between(entity, expected: dict, actual: dict, *, tolerance: float = 0.0) -> list:
+    """``(field, expected, actual)`` for each column (and metadata key) whose values differ."""
+    changes = [
+        (mapping.export_name(entity, column), expected[column], actual[column])
+        for column in expected
+        if column != "metadata"
+        and not values_equal(expected[column], actual[column], tolerance=tolerance)
+    ]
+    theirs, ours = expected["metadata"] or {}, actual["metadata"] or {}
+    for key in sorted(set(theirs) | set(ours)):
+        a, b = theirs.get(key, _ABSENT), ours.get(key, _ABSENT)
+        if not values_equal(a, b, tolerance=tolerance):
+            changes.append((f"metadata.{key}", _shown(a), _shown(b)))
+    return changes
+
+
+def integrity_checks(using: str = "default") -> dict[str, int]:
+    """The checks an operator would run by hand in SQL, on the database ``using``: findings."""
+    providers = Provider.objects.using(using)
+    models = Model.objects.using(using)
+    statuses = ModelStatus.objects.using(using)
+    return {
+        "models whose provider is missing": models.exclude(
+            provider_id__in=providers.values("id")
+        ).count(),
+        "statuses whose model is missing": statuses.exclude(
+            model_id__in=models.values("id")
+        ).count(),
+        "duplicate provider slugs": _duplicates(providers, "slug"),
+        "duplicate model slugs": _duplicates(models, "slug"),
+        "duplicate statuses (model, region)": _duplicates(statuses, "model_id", "region"),
+        "empty required values": (
+            providers.filter(Q(slug="") | Q(name="")).count()
+            + models.filter(Q(slug="") | Q(name="")).count()
+            + statuses.filter(region="").count()
+        ),
+    }
 
 
 def _shown(value):
@@ -344,5 +356,5 @@ def _key(table, row, batch) -> str:
     return item.key if item is not None else str(row[2])
 
 
-def _duplicates(model, *fields) -> int:
-    return model.objects.values(*fields).annotate(n=Count("id")).filter(n__gt=1).order_by().count()
+def _duplicates(queryset, *fields) -> int:
+    return queryset.values(*fields).annotate(n=Count("id")).filter(n__gt=1).order_by().count()

@@ -101,6 +101,8 @@ class Report:
     warnings: dict[str, int]
     warning_examples: list[str]
     known_rejects: list[dict]
+    # validate_migration --against-database: the other database (masked URL); "" for an export.
+    against: str = ""
 
     @property
     def passed(self) -> bool:
@@ -114,6 +116,7 @@ class Report:
             "readerPeakRssMb": round(child_process.children_peak_rss_mb(), 1),
             "strict": strict,
             "sources": [f.describe() for f in self.files],
+            "againstDatabase": self.against or None,
             "entities": {e: r.as_dict(strict=strict) for e, r in self.entities.items()},
             "differenceCount": self.difference_count,
             "differences": [d.as_dict() for d in self.differences],

@@ -110,7 +110,7 @@ def test_release__migrates_through_the_direct_url(scratch_database):
     pooled, direct = scratch_database(), scratch_database()
     env = {"DATABASE_URL": pooled, "DIRECT_URL": direct}
     steps = [shlex.split(step)[2:] for step in procfile()["release"].split("&&")]
-    assert [step[0] for step in steps] == ["migrate", "check_schema"]
+    assert [step[0] for step in steps] == ["backup_db", "migrate", "check_schema"]
     for step in steps:
         result = manage(*step, database_url=pooled, env=env)
         assert result.returncode == 0, result.stderr

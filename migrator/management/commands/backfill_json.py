@@ -12,8 +12,9 @@ from migrator import source
 from migrator.backfill import DEFAULT_BATCH_SIZE, ENTITIES, Backfill, Options
 from migrator.errors import MigratorError, SourceError, TooManyRejects, database_error_message
 from migrator.prune import DEFAULT_MAX_PERCENT
-from migrator.reports import backfill_document, backfill_text
+from migrator.reports import backfill_document, backfill_text, undo_text
 from migrator.runs import backfill_runs_mark_interrupted
+from migrator.undo import backfill_run_undo
 
 
 class ProgressBars:
@@ -137,6 +138,13 @@ class Command(BaseCommand):
             help="stop once more than N records are rejected",
         )
         parser.add_argument(
+            "--undo",
+            type=int,
+            metavar="RUN",
+            help="undo backfill run RUN: delete the rows it inserted, put back the rows it "
+            "updated or pruned (recorded as a run of its own; --force: even over later runs)",
+        )
+        parser.add_argument(
             "--retry-failed",
             action="store_true",
             help="replay the reject queue (records rejected before) instead of reading an export",
@@ -145,6 +153,8 @@ class Command(BaseCommand):
         parser.add_argument("--actor", default="", help="who runs this (default: the OS user)")
 
     def handle(self, *args, **options):
+        if options["undo"] is not None:
+            return self._undo(options)
         if options["batch_size"] < 1:
             raise CommandError("--batch-size must be at least 1", returncode=2)
         only = {name for names in options["only"] or [ENTITIES] for name in names}
@@ -199,6 +209,24 @@ class Command(BaseCommand):
                 "Rejected records); fix the cause, then run `backfill_json --retry-failed`.",
                 returncode=1,
             )
+
+    def _undo(self, options):
+        if options["sources"] or options["retry_failed"] or options["dry_run"]:
+            raise CommandError(
+                "--undo RUN takes no SOURCE, --retry-failed or --dry-run", returncode=2
+            )
+        try:
+            result = backfill_run_undo(
+                run_id=options["undo"], actor=options["actor"], force=options["force"]
+            )
+        except MigratorError as exc:
+            raise CommandError(str(exc), returncode=2) from exc
+        except DatabaseError as exc:
+            raise CommandError(database_error_message(exc), returncode=2) from exc
+        if options["format"] == "json":
+            self.stdout.write(json.dumps(result.as_dict(), indent=2))
+        elif options["verbosity"] > 0:
+            self.stdout.write(self.style.SUCCESS(undo_text(result)))
 
     @staticmethod
     def _stopped_message(exc: MigratorError, backfill: Backfill) -> str:

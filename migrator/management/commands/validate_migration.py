@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
 from migrator import source
+from migrator.compare_databases import DatabaseComparison
 from migrator.errors import MigratorError, database_error_message
 from migrator.reports import validation_text
 from migrator.validate import ENTITIES, Options, Validation
@@ -78,18 +79,39 @@ class Command(BaseCommand):
             help="write the JSON report to FILE (checked before the run)",
         )
         parser.add_argument("--actor", default="", help="who runs this (default: the OS user)")
+        parser.add_argument(
+            "--against-database",
+            metavar="URL",
+            help="compare with the database at URL (sqlite:// or postgres://) instead of an "
+            "export: both directions, field by field, by natural key",
+        )
 
     def handle(self, *args, **options):
-        validation = Validation(
-            Options(
-                sources=tuple(options["sources"] or source.default_sources(settings)),
-                entities=frozenset(options["entity"] or ENTITIES),
-                strict=options["strict"],
-                float_tolerance=options["float_tolerance"],
-                limit=options["limit"],
-                actor=options["actor"],
+        against = options["against_database"]
+        if against and options["sources"]:
+            raise CommandError(
+                "give either export SOURCEs or --against-database URL, not both", returncode=2
             )
+        if against and options["strict"]:
+            raise CommandError(
+                "--strict is about the reject queue of an export comparison; two databases "
+                "are compared row for row already",
+                returncode=2,
+            )
+        run_options = Options(
+            sources=tuple(
+                options["sources"] or ([] if against else source.default_sources(settings))
+            ),
+            entities=frozenset(options["entity"] or ENTITIES),
+            strict=options["strict"],
+            float_tolerance=options["float_tolerance"],
+            limit=options["limit"],
+            actor=options["actor"],
         )
+        if against:
+            validation = DatabaseComparison(run_options, against)
+        else:
+            validation = Validation(run_options)
         try:
             report = validation.run()
         except MigratorError as exc:
@@ -115,6 +137,11 @@ class Command(BaseCommand):
             style = self.style.SUCCESS if report.passed else self.style.ERROR
             self.stdout.write(style(first))
             self.stdout.write(rest)
+        if not report.passed and against:
+            raise CommandError(
+                f"the two databases differ: {report.difference_count} difference(s)",
+                returncode=1,
+            )
         if not report.passed:
             raise CommandError(
                 f"the database and the export differ: {report.difference_count} difference(s)"
