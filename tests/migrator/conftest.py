@@ -37,7 +37,7 @@ def quiet(*args):
         if getattr(exc, "returncode", None) != 1:
             raise
 quiet("migrate")
-quiet("backfill_json", os.environ["SAMPLE"])          # 3 rejects, kept in the reject queue
+quiet("backfill_json", os.environ["SAMPLE"])          # its rejects, kept in the queue
 quiet("backfill_json", os.environ["PRUNED"], "--prune", "--force")   # archives a model
 quiet("backfill_json", os.environ["SAMPLE"])          # and brings it back
 call_command("switch_backend", "dual-write", "on", "--reason", "start the move", verbosity=0)

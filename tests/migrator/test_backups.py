@@ -63,7 +63,7 @@ def test_sqlite__online_backup_destroy_restore_validates(tmp_path):
     url = loaded_database(f"sqlite:///{tmp_path / 'db.sqlite3'}")
     document = backup(url, tmp_path / "snap.sqlite3")
     assert document["method"] == "sqlite"
-    assert document["rows"] == {"providers": 10, "models": 39, "statuses": 56}
+    assert document["rows"] == {"providers": 10, "models": 39, "statuses": 58}
     destroy_then_restore(url, tmp_path / "snap.sqlite3")
 
 
@@ -138,4 +138,4 @@ def test_when_enabled__a_backup_only_while_the_switch_is_on(tmp_path):
     assert on.returncode == 0, on.stderr
     (snapshot,) = folder.iterdir()
     assert snapshot.name.startswith("db-") and snapshot.suffix == ".sqlite3"
-    assert count_rows(f"sqlite:///{snapshot}", "catalog_modelstatus") == 56
+    assert count_rows(f"sqlite:///{snapshot}", "catalog_modelstatus") == 58
