@@ -89,10 +89,13 @@ def envelope(kind: str) -> dict:
         return computed
     # The envelope of the export this database was loaded from, kept verbatim (its metadata,
     # typeStatistics, providers list, version...), brought up to date where it states what the
-    # rows now say otherwise: the model count (validate checks it) and the latest checkedAt.
+    # rows now say otherwise: the statistics the rows can state, and the latest checkedAt.
     statistics = kept.get("statistics")
-    if kind == "models" and isinstance(statistics, dict) and "totalModels" in statistics:
-        kept["statistics"] = statistics | {"totalModels": computed["statistics"]["totalModels"]}
+    if kind == "models" and isinstance(statistics, dict):
+        # Every figure the rows can state is stated as they are now (the rest stays verbatim).
+        kept["statistics"] = statistics | {
+            key: value for key, value in computed["statistics"].items() if key in statistics
+        }
     if kind == "statuses" and computed["lastUpdated"] is not None:
         stated = kept.get("lastUpdated")
         try:
@@ -262,8 +265,13 @@ class _Writer:
 
 
 def _head(fields: dict, records_key: str) -> str:
-    """The file's opening: its envelope fields, then the records key."""
-    parts = [f"{_dumps(key)}: {_dumps(value)}" for key, value in fields.items()]
+    """The file's opening: its envelope fields, then the records key. The envelope's keys are
+    written sorted: a kept envelope comes back from PostgreSQL's jsonb in jsonb's own key order,
+    and the same envelope must give the same bytes whichever way it was stored."""
+    parts = [
+        f"{_dumps(key)}: {json.dumps(value, ensure_ascii=False, allow_nan=False, sort_keys=True)}"
+        for key, value in sorted(fields.items())
+    ]
     parts.append(f"{_dumps(records_key)}: ")
     return "{" + ",\n".join(parts)
 
