@@ -23,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from django.db import connection, transaction
+
 from catalog.models import StatusOrigin
 from migrator import mapping, source, tables
 from migrator.envelope import latest_envelope
@@ -362,6 +364,32 @@ def export_json(directory: str | Path) -> ExportResult:
         raise ExportError(f"{directory}: not writable by this user: pick a writable directory")
     writers: list[tuple[_Writer, WrittenFile]] = []
     unheard: list[str] = []  # models.json's writer tells model-status.json's (source.KINDS order)
+    with _one_snapshot():
+        _write_all(directory, writers, unheard)
+    _fsync_directory(directory)
+    return ExportResult(
+        directory=str(directory),
+        files=[written for _, written in writers],
+        seconds=time.perf_counter() - started,
+    )
+
+
+@contextlib.contextmanager
+def _one_snapshot():
+    """Every query of the export reads the same snapshot of the database, so that writes made
+    meanwhile (the API, after the switch) never give files that contradict each other: one
+    read-only REPEATABLE READ transaction on PostgreSQL, one read transaction on SQLite."""
+    if connection.in_atomic_block:  # inside a caller's transaction: its snapshot rules
+        yield
+        return
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        yield
+
+
+def _write_all(directory: Path, writers: list, unheard: list[str]) -> None:
     try:
         for kind in source.KINDS:
             name = source.FILE_OF_KIND[kind]
@@ -377,12 +405,6 @@ def export_json(directory: str | Path) -> ExportResult:
         for writer, _ in writers:
             writer.discard()
         raise
-    _fsync_directory(directory)
-    return ExportResult(
-        directory=str(directory),
-        files=[written for _, written in writers],
-        seconds=time.perf_counter() - started,
-    )
 
 
 def _fsync_directory(directory: Path) -> None:

@@ -279,10 +279,16 @@ class TrafficBucket(models.Model):
     statuses = models.JSONField(default=dict, help_text="Responses by HTTP status.")
     fallbacks = models.JSONField(default=dict, help_text="'from->to:category': count")
     mismatches = models.PositiveBigIntegerField(default=0, help_text="Shadow mismatches.")
+    # Database defaults too: the previous release's workers, still flushing while the new
+    # release's migration runs, insert rows without these columns.
     store_latency = models.JSONField(
-        default=list, help_text="Histogram of the store calls' times (live.counters.BOUNDS)."
+        default=list,
+        db_default=models.Value([], output_field=models.JSONField()),
+        help_text="Histogram of the store calls' times (live.counters.BOUNDS).",
     )
-    store_seconds = models.FloatField(default=0.0, help_text="Sum of the store calls' times.")
+    store_seconds = models.FloatField(
+        default=0.0, db_default=0.0, help_text="Sum of the store calls' times."
+    )
 
     class Meta:
         constraints = [

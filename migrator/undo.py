@@ -123,11 +123,16 @@ def backfill_run_undo(*, run_id: int, actor: str = "", force: bool = False) -> U
             for entity in PARENTS_FIRST:
                 counts[entity]["unpruned"] = _unprune(target, entity, now)
                 counts[entity]["restored"] = _put_back(target, entity)
-    except (IntegrityError, ProtectedError) as exc:
+    except BaseException as exc:
+        # Rolled back: the attempt is recorded as failed and no longer counts as run_id's undo
+        # (``undoes`` cleared; ``arguments`` still name the run), so it can be tried again.
         record.outcome = BackfillRun.Outcome.FAILED
+        record.undoes = None
         record.error = first_line(exc)
         record.finished_at = timezone.now()
         record.save()
+        if not isinstance(exc, IntegrityError | ProtectedError | MigratorError):
+            raise
         raise MigratorError(
             f"cannot undo run #{run_id}: {first_line(exc)}; nothing was changed"
         ) from exc

@@ -24,12 +24,12 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='trafficbucket',
             name='store_latency',
-            field=models.JSONField(default=list, help_text="Histogram of the store calls' times (live.counters.BOUNDS)."),
+            field=models.JSONField(db_default=models.Value([], output_field=models.JSONField()), default=list, help_text="Histogram of the store calls' times (live.counters.BOUNDS)."),
         ),
         migrations.AddField(
             model_name='trafficbucket',
             name='store_seconds',
-            field=models.FloatField(default=0.0, help_text="Sum of the store calls' times."),
+            field=models.FloatField(db_default=0.0, default=0.0, help_text="Sum of the store calls' times."),
         ),
         migrations.CreateModel(
             name='TrafficTotal',

@@ -139,3 +139,15 @@ def test_when_enabled__a_backup_only_while_the_switch_is_on(tmp_path):
     (snapshot,) = folder.iterdir()
     assert snapshot.name.startswith("db-") and snapshot.suffix == ".sqlite3"
     assert count_rows(f"sqlite:///{snapshot}", "catalog_modelstatus") == 58
+
+
+def test_when_enabled_on_a_first_deploy__nothing_to_keep_and_the_release_goes_on(tmp_path):
+    """The release step runs before migrate: on a new, empty database there is nothing to back
+    up (and no table to read), so it says so and exits 0."""
+    url = f"sqlite:///{tmp_path / 'new.sqlite3'}"
+    folder = tmp_path / "backups"
+    env = {"BACKUP_DIR": str(folder), "BACKUP_BEFORE_MIGRATE": "true"}
+    first = run(url, "backup_db", "--when-enabled", "migrate", env=env)
+    assert first.returncode == 0, first.stderr
+    assert "no backup: the database holds no catalog rows yet" in first.stdout
+    assert not folder.exists()

@@ -181,7 +181,7 @@ def test_postgresql_into_sqlite__copied_and_equal(h12b_postgres, tmp_path):
     code, document, _ = copy("--from", source, "--to", target, "--no-backup")
     assert code == 0, document
     assert document["tables"]["statuses"]["inserted"] == 58
-    assert document["tables"]["rejected records"]["inserted"] == 3
+    assert document["tables"]["rejected records"]["inserted"] == 2  # the sample's two
     assert document["comparison"]["passed"] is True
     code, document, _ = copy("--from", source, "--to", target, "--no-backup")
     assert (document["total"]["inserted"], document["total"]["updated"]) == (0, 0)

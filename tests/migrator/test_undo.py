@@ -144,3 +144,25 @@ def test_admin_shows_before_and_after_per_run(sample_export, admin_client_logged
     assert "<td>availability</td><td><code>1.0</code></td><td><code>95.05</code></td>" in html
     listing = admin_client_logged_in.get("/admin/migrator/rowimage/")
     assert listing.status_code == 200
+
+
+def test_a_failed_undo__recorded_as_failed_and_can_be_tried_again(sample_export):
+    """A model added since (by hand) under a provider the run inserted blocks the undo: it is
+    refused, changes nothing, and once the blocker is gone the undo is possible again."""
+    _, document, _ = backfill(sample_export)
+    run = document["run"]
+    provider = Provider.objects.get(slug="openai")  # inserted by the run
+    blocker = Model.objects.create(provider=provider, slug="openai-by-hand", name="By hand")
+    counts = (Provider.objects.count(), Model.objects.count(), ModelStatus.objects.count())
+
+    code, _, err = undo(run)
+    assert code == 2 and f"cannot undo run #{run}" in err and "nothing was changed" in err
+    assert (Provider.objects.count(), Model.objects.count(), ModelStatus.objects.count()) == counts
+    failed = BackfillRun.objects.filter(arguments__undo=run).get()
+    assert failed.outcome == BackfillRun.Outcome.FAILED and failed.undoes_id is None
+
+    blocker.delete()
+    code, result, err = undo(run)
+    assert code == 0, err
+    assert result["undoes"] == run
+    assert Provider.objects.count() == Model.objects.count() == ModelStatus.objects.count() == 0

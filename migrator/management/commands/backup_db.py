@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DEFAULT_DB_ALIAS, DatabaseError
 
-from migrator.backups import METHODS, backup_database
+from migrator.backups import METHODS, backup_database, holds_data
 from migrator.errors import MigratorError, database_error_message
 from migrator.reports import backup_text
 
@@ -35,6 +35,11 @@ class Command(BaseCommand):
         if when and not getattr(settings, f"BACKUP_BEFORE_{when.upper()}"):
             if options["verbosity"] > 1:
                 self.stdout.write(f"no backup: BACKUP_BEFORE_{when.upper()} is off")
+            return
+        if when and not holds_data(DEFAULT_DB_ALIAS):
+            # A first deploy: nothing to keep yet (and no tables to read before migrate).
+            if options["verbosity"] > 0:
+                self.stdout.write("no backup: the database holds no catalog rows yet")
             return
         try:
             backup = backup_database(DEFAULT_DB_ALIAS, options["file"], method=options["method"])
