@@ -94,9 +94,13 @@ def envelope(kind: str) -> dict:
     # rows now say otherwise: the statistics the rows can state, and the latest checkedAt.
     statistics = kept.get("statistics")
     if kind == "models" and isinstance(statistics, dict):
-        # Every figure the rows can state is stated as they are now (the rest stays verbatim).
+        # The counts are stated as the rows are now; the rest stays verbatim (avgAvailability
+        # too: refreshed, it would change models.json with every status written, and a
+        # publish would commit a models.json change for each monitor's write).
         kept["statistics"] = statistics | {
-            key: value for key, value in computed["statistics"].items() if key in statistics
+            key: computed["statistics"][key]
+            for key in ("totalModels", "activeModels", "totalProviders")
+            if key in statistics
         }
     if kind == "statuses" and computed["lastUpdated"] is not None:
         stated = kept.get("lastUpdated")
