@@ -35,12 +35,26 @@ class Column:
     nullable: bool
 
 
+_CASTS = re.compile(
+    r"::(?:character varying|timestamp with time zone|double precision|\w+)(?:\[\])?"
+)
+_PARENTHESES = re.compile(r"[()]")
+
+
 @dataclasses.dataclass(frozen=True)
 class Constraint:
     kind: str  # primary key, unique, foreign key, check, index
     columns: tuple[str, ...]
     target: str = ""  # a foreign key's table.column
-    definition: str = ""  # PostgreSQL: as the server spells it
+    definition: str = dataclasses.field(default="", compare=False)  # as the server spells it
+    shape: str = ""  # the definition without casts and parentheses: what is compared
+
+    @staticmethod
+    def shape_of(definition: str) -> str:
+        """The server re-spells the same expression after a dump and restore (``ANY (ARRAY[
+        'a'::character varying, ...]::text[])`` comes back as ``ANY (ARRAY[('a'::character
+        varying)::text, ...])``): casts and parentheses are left out of the comparison."""
+        return " ".join(_PARENTHESES.sub("", _CASTS.sub("", definition)).split())
 
     def describe(self) -> str:
         text = f"{self.kind} ({', '.join(self.columns)})"
@@ -140,6 +154,7 @@ def read_schema(connection, *, only: set[str] | None = None) -> dict[str, Table]
                     columns=tuple(info["columns"] or ()),
                     target=target,
                     definition=definitions.get(name, ""),
+                    shape=Constraint.shape_of(definitions.get(name, "")),
                 )
             schema[table] = Table(_columns(connection, cursor, table), constraints)
     return schema

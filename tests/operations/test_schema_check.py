@@ -93,3 +93,22 @@ def test_unapplied_migration__compared_with_what_is_applied_and_listed(scratch_d
     assert result.returncode == 0, result.stdout + result.stderr
     assert "migration(s) not applied yet" in result.stdout
     assert "migrator.0005_backfill_run_process" in result.stdout
+
+
+def test_constraint_shape__the_same_check_respelled_matches_a_changed_one_does_not():
+    """pg_restore gives back ``ANY (ARRAY[('a'::character varying)::text, ...])`` for the
+    migration's ``ANY ((ARRAY['a'::character varying, ...])::text[])``: the same constraint.
+    A value taken out of it is a different one."""
+    from operations.schema_check import Constraint
+
+    migrated = (
+        "CHECK (((status)::text = ANY ((ARRAY['operational'::character varying, "
+        "'outage'::character varying])::text[])))"
+    )
+    restored = (
+        "CHECK (((status)::text = ANY (ARRAY[('operational'::character varying)::text, "
+        "('outage'::character varying)::text])))"
+    )
+    changed = "CHECK (((status)::text = ANY ((ARRAY['operational'::character varying])::text[])))"
+    assert Constraint.shape_of(migrated) == Constraint.shape_of(restored)
+    assert Constraint.shape_of(migrated) != Constraint.shape_of(changed)
