@@ -32,6 +32,8 @@ def envelope_record(
 def latest_envelope(kind: str) -> dict:
     """The envelope of the latest file of ``kind`` (``models``, ``statuses``) that backfill_json
     read, ``{}`` when none: e.g. ``{"metadata": {...}, "statistics": {...}, "providers": [...]}``.
-    ``_shape`` says whether that models.json was an ``object`` or a bare ``array``."""
-    record = ExportEnvelope.objects.filter(kind=kind).order_by("-last_seen", "-id").first()
+    ``_shape`` says whether that models.json was an ``object`` or a bare ``array``. The envelope
+    of a run that was undone (backfill_json --undo) is not the latest any more."""
+    kept = ExportEnvelope.objects.filter(kind=kind).exclude(run__undone_by__isnull=False)
+    record = kept.order_by("-last_seen", "-id").first()
     return dict(record.envelope) if record is not None else {}

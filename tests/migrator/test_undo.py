@@ -166,3 +166,20 @@ def test_a_failed_undo__recorded_as_failed_and_can_be_tried_again(sample_export)
     assert code == 0, err
     assert result["undoes"] == run
     assert Provider.objects.count() == Model.objects.count() == ModelStatus.objects.count() == 0
+
+
+def test_undo__the_undone_run_s_envelope_is_no_longer_the_latest(sample_export):
+    """export_json writes the kept envelope back: after an undo it is the envelope of the
+    export loaded before the undone run again."""
+    from migrator.envelope import latest_envelope
+
+    backfill(sample_export)
+    before = latest_envelope("models")
+    models = json.loads((sample_export / "models.json").read_text())
+    models["metadata"] = {"version": "2.0", "generated": "2030-01-01T00:00:00Z"}
+    (sample_export / "models.json").write_text(json.dumps(models))
+    _, document, _ = backfill(sample_export)
+    assert latest_envelope("models")["metadata"]["version"] == "2.0"
+    code, _, err = undo(document["run"])
+    assert code == 0, err
+    assert latest_envelope("models") == before
