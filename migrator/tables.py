@@ -552,13 +552,7 @@ def exported_models(batch_size: int = CHUNK):
         f"LEFT JOIN {q(STATUSES.name)} AS s ON s.{q('model_id')} = m.id "
         f"AND s.{q('origin')} = '{StatusOrigin.MODELS_FILE}'"
     )
-
-    def after(keys, last):
-        if last is None:
-            return "", []
-        return f"WHERE {keys[0]} > %s", [last[0]]
-
-    return _keyset_pages(select, (f"m.{q('slug')}",), columns, after, batch_size)
+    return _keyset_pages(select, (f"m.{q('slug')}",), columns, _after_slug, batch_size)
 
 
 def exported_statuses(batch_size: int = CHUNK):
