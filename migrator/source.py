@@ -285,7 +285,8 @@ def default_sources(settings) -> list[str]:
 
 def _parse_error(reader: TrackedReader, exc: Exception, last: str) -> SourceError:
     detail = " ".join(str(exc).split())
-    where = f"near byte {reader.bytes_read}"
+    # The parser reads ahead in blocks: the error lies within what it had read, not at its end.
+    where = f"within its first {reader.bytes_read} bytes"
     after = f", after {last}" if last else ", before the first record"
     return SourceError(
         f"{reader.location}: malformed JSON {where}{after}: {detail}",
