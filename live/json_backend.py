@@ -1,10 +1,10 @@
 """The JSON read backend: the catalog served straight from the export, as backfill would load it.
 
 The export is read once with the same reader and mapping as backfill_json (the same records are
-kept, the same ones left out), held in memory, and read again only when its files change (their
-size and modification time; for a URL, after JSON_EXPORT_TTL seconds and only if its ETag or
-Last-Modified moved). Filtering, ordering and counting follow the database backend's rules
-exactly, so that both answer with identical bodies.
+kept, the same ones left out), held in memory in a compact form (Snapshot), and read again only
+when its files change (their size and modification time; for a URL, after JSON_EXPORT_TTL
+seconds and only if its ETag or Last-Modified moved). Filtering, ordering and counting follow
+the database backend's rules exactly, so that both answer with identical bodies.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import zlib
 from collections import defaultdict
 from decimal import Decimal, localcontext
 from pathlib import Path
@@ -40,7 +41,7 @@ logger = logging.getLogger(__name__)
 
 class Snapshot:
     """One export, mapped, in a compact form: provider rows by slug, model rows in slug order,
-    and per model its statuses packed (one pickled list of rows, each a tuple in
+    and per model its statuses packed (one pickled, zlib-compressed list of rows, each a tuple in
     STATUS_COLUMNS order, repeated strings and timestamps shared) plus what the lists and the
     aggregates need (its headline status, its status count, the exact sum of its availabilities,
     its last check). A worker then holds about a tenth of the parsed export; a model's statuses
@@ -110,7 +111,9 @@ class Snapshot:
                 value = values[index]
                 values[index] = shared.setdefault(value, value)
             packed.append(tuple(values))
-        self._packed[model_slug] = pickle.dumps(packed, protocol=pickle.HIGHEST_PROTOCOL)
+        self._packed[model_slug] = zlib.compress(
+            pickle.dumps(packed, protocol=pickle.HIGHEST_PROTOCOL), 1
+        )
         checked = [row["checked_at"] for row in rows if row["checked_at"] is not None]
         headline = serializers.headline_status(rows)
         self._facts[model_slug] = _ModelFacts(
@@ -125,7 +128,8 @@ class Snapshot:
         packed = self._packed.get(model_slug)
         if packed is None:
             return []
-        return [dict(zip(STATUS_COLUMNS, row, strict=True)) for row in pickle.loads(packed)]  # noqa: S301 (our own bytes)
+        rows = pickle.loads(zlib.decompress(packed))  # noqa: S301 (bytes this process packed)
+        return [dict(zip(STATUS_COLUMNS, row, strict=True)) for row in rows]
 
     def headline(self, model_slug: str) -> dict | None:
         facts = self._facts.get(model_slug)
