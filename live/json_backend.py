@@ -1,21 +1,26 @@
 """The JSON read backend: the catalog served straight from the export, as backfill would load it.
 
 The export is read once with the same reader and mapping as backfill_json (the same records are
-kept, the same ones left out), held in memory, and read again only when its files change (their
-size and modification time; for a URL, after JSON_EXPORT_TTL seconds and only if its ETag or
-Last-Modified moved). Filtering, ordering and counting follow the database backend's rules
-exactly, so that both answer with identical bodies.
+kept, the same ones left out), held in memory in a compact form (Snapshot), and read again only
+when its files change (their size and modification time; for a URL, after JSON_EXPORT_TTL
+seconds and only if its ETag or Last-Modified moved). Filtering, ordering and counting follow
+the database backend's rules exactly, so that both answer with identical bodies.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import logging
+import operator
+import pickle
 import threading
 import time
 import urllib.error
 import urllib.request
+import zlib
 from collections import defaultdict
+from decimal import Decimal, localcontext
 from pathlib import Path
 
 from django.conf import settings
@@ -23,8 +28,9 @@ from django.db import DatabaseError
 from django.utils import timezone
 
 from catalog import serializers
-from catalog.aggregates import exact_mean
+from catalog.aggregates import EXACT_DIGITS, exact_sum, mean_of_sum
 from catalog.backends.base import BackendUnavailable, CatalogBackend, ModelPage, ModelQuery
+from catalog.fields import STATUS_COLUMNS
 from migrator import source
 from migrator.errors import SourceError
 from migrator.models import Entity
@@ -33,17 +39,22 @@ from migrator.pipeline import Acceptance, Accepted, load_aliases
 logger = logging.getLogger(__name__)
 
 
-@dataclasses.dataclass
 class Snapshot:
-    """One export, mapped: provider rows by slug, model rows in slug order, statuses by model."""
+    """One export, mapped, in a compact form: provider rows by slug, model rows in slug order,
+    and per model its statuses packed (one pickled, zlib-compressed list of rows, each a tuple in
+    STATUS_COLUMNS order, repeated strings and timestamps shared) plus what the lists and the
+    aggregates need (its headline status, its status count, the exact sum of its availabilities,
+    its last check). A worker then holds about a tenth of the parsed export; a model's statuses
+    are unpacked only for its detail."""
 
-    providers: dict[str, dict]
-    models: list[dict]
-    statuses: dict[str, list[dict]]
-    signature: tuple
-
-    def __post_init__(self):
-        self.models_by_slug = {row["slug"]: row for row in self.models}
+    def __init__(self, providers: dict[str, dict], models: list[dict], signature: tuple):
+        self.providers = providers
+        self.models = models
+        self.signature = signature
+        self.models_by_slug = {row["slug"]: row for row in models}
+        self._packed: dict[str, bytes] = {}
+        self._facts: dict[str, _ModelFacts] = {}
+        self._shared: dict = {}
 
     @classmethod
     def read(cls, files: dict[str, source.ExportFile], signature: tuple) -> Snapshot:
@@ -55,7 +66,6 @@ class Snapshot:
         )
         providers: dict[str, dict] = {}
         models: dict[str, dict] = {}
-        statuses: dict[str, list[dict]] = {}
         if "providers" in files:
             for item in acceptance.providers_from(source.iter_records(files["providers"])):
                 if isinstance(item, Accepted):
@@ -65,15 +75,147 @@ class Snapshot:
             for item in acceptance.models_from(records, export_file=files["models"]):
                 if isinstance(item, Accepted):
                     (providers if item.entity == Entity.PROVIDERS else models)[item.key] = item.row
+        snapshot = cls(providers=providers, models=[], signature=signature)
+        # A model's statuses arrive one after another (one key of model-status.json, or its own
+        # status from models.json): packed as soon as the next model's begin.
+        parent, rows = None, []
+        accepted = []
         if "statuses" in files:
-            for item in acceptance.statuses_from(source.iter_records(files["statuses"])):
-                if isinstance(item, Accepted):
-                    statuses.setdefault(item.parent, []).append(item.row)
-        for item in acceptance.embedded_statuses():
-            if isinstance(item, Accepted):
-                statuses.setdefault(item.parent, []).append(item.row)
+            accepted.append(acceptance.statuses_from(source.iter_records(files["statuses"])))
+        accepted.append(acceptance.embedded_statuses())
+        for items in accepted:
+            for item in items:
+                if not isinstance(item, Accepted):
+                    continue
+                if item.parent != parent:
+                    snapshot._add_statuses(parent, rows)
+                    parent, rows = item.parent, []
+                rows.append(item.row)
+        snapshot._add_statuses(parent, rows)
+        snapshot._shared = {}
         ordered = [models[slug] for slug in sorted(models)]
-        return cls(providers=providers, models=ordered, statuses=statuses, signature=signature)
+        snapshot.models = ordered
+        snapshot.models_by_slug = {row["slug"]: row for row in ordered}
+        snapshot._aggregate()
+        return snapshot
+
+    def _add_statuses(self, model_slug: str | None, rows: list[dict]) -> None:
+        if not rows:
+            return
+        rows = self.statuses(model_slug) + rows  # (a model seen before: none in a valid export)
+        shared = self._shared
+        packed = []
+        for row in rows:
+            values = list(_ROW(row))
+            for index in _SHARED_COLUMNS:
+                value = values[index]
+                values[index] = shared.setdefault(value, value)
+            packed.append(tuple(values))
+        self._packed[model_slug] = zlib.compress(
+            pickle.dumps(packed, protocol=pickle.HIGHEST_PROTOCOL), 1
+        )
+        checked = [row["checked_at"] for row in rows if row["checked_at"] is not None]
+        headline = serializers.headline_status(rows)
+        self._facts[model_slug] = _ModelFacts(
+            count=len(rows),
+            availability=_ExactSum.of(row["availability"] for row in rows),
+            last_check=max(checked, default=None),
+            headline=tuple(headline[column] for column in STATUS_COLUMNS),
+        )
+
+    def statuses(self, model_slug: str) -> list[dict]:
+        """A model's statuses (rows, as the export gave them): unpacked anew on each call."""
+        packed = self._packed.get(model_slug)
+        if packed is None:
+            return []
+        rows = pickle.loads(zlib.decompress(packed))  # noqa: S301 (bytes this process packed)
+        return [dict(zip(STATUS_COLUMNS, row, strict=True)) for row in rows]
+
+    def headline(self, model_slug: str) -> dict | None:
+        facts = self._facts.get(model_slug)
+        return None if facts is None else dict(zip(STATUS_COLUMNS, facts.headline, strict=True))
+
+    def headline_value(self, model_slug: str) -> str | None:
+        facts = self._facts.get(model_slug)
+        return None if facts is None else facts.headline[_STATUS_INDEX]
+
+    def _aggregate(self) -> None:
+        """The providers' and the status summary's figures, once per export."""
+        by_provider: dict[str, list[dict]] = defaultdict(list)
+        for row in self.models:
+            by_provider[row["provider_slug"]].append(row)
+        self.provider_figures = {}
+        for slug in self.providers:
+            rows = by_provider.get(slug, [])
+            availability = _ExactSum()
+            for row in rows:
+                facts = self._facts.get(row["slug"])
+                if facts is not None:
+                    availability.add(facts.availability)
+            self.provider_figures[slug] = {
+                "model_count": len(rows),
+                "active_model_count": sum(1 for row in rows if row["is_active"]),
+                "avg_availability": availability.mean(),
+            }
+        headline_counts: dict[str, int] = defaultdict(int)
+        availability, total, checked = _ExactSum(), 0, []
+        for row in self.models:
+            facts = self._facts.get(row["slug"])
+            if facts is None:
+                continue
+            total += facts.count
+            headline_counts[facts.headline[_STATUS_INDEX]] += 1
+            availability.add(facts.availability)
+            if facts.last_check is not None:
+                checked.append(facts.last_check)
+        self.summary_figures = {
+            "providers": len(self.providers),
+            "models": len(self.models),
+            "active_models": sum(1 for row in self.models if row["is_active"]),
+            "statuses": total,
+            "headline_counts": dict(headline_counts),
+            "avg_availability": availability.mean(),
+            "last_update": max(checked, default=None),
+        }
+
+
+_ROW = operator.itemgetter(*STATUS_COLUMNS)
+# Columns whose values repeat: one object per value, so pickled once per model.
+_SHARED_COLUMNS = tuple(
+    STATUS_COLUMNS.index(column) for column in ("region", "status", "checked_at", "origin")
+)
+_STATUS_INDEX = STATUS_COLUMNS.index("status")
+_ZERO = Decimal(0)
+
+
+@dataclasses.dataclass(slots=True)
+class _ModelFacts:
+    count: int
+    availability: _ExactSum
+    last_check: dt.datetime | None
+    headline: tuple
+
+
+class _ExactSum:
+    """An exact sum (catalog.aggregates.exact_sum) and count, added up per model then per
+    provider: exact, so the mean is exact_mean's over all the values."""
+
+    __slots__ = ("count", "total")
+
+    def __init__(self, total: Decimal = _ZERO, count: int = 0):
+        self.total, self.count = total, count
+
+    @classmethod
+    def of(cls, values) -> _ExactSum:
+        return cls(*exact_sum(values))
+
+    def add(self, other: _ExactSum) -> None:
+        with localcontext(prec=EXACT_DIGITS):
+            self.total += other.total
+        self.count += other.count
+
+    def mean(self) -> float | None:
+        return mean_of_sum(self.total, self.count)
 
 
 def _aliases() -> dict[str, str]:
@@ -169,56 +311,25 @@ class JsonBackend(CatalogBackend):
 
     def list_providers(self) -> list[dict]:
         snapshot = self.snapshot()
-        models = defaultdict(list)
-        for row in snapshot.models:
-            models[row["provider_slug"]].append(row)
-        result = []
-        for slug in sorted(snapshot.providers):
-            rows = models.get(slug, [])
-            availability = [
-                status["availability"]
-                for row in rows
-                for status in snapshot.statuses.get(row["slug"], [])
-            ]
-            result.append(
-                serializers.provider_to_api(
-                    snapshot.providers[slug],
-                    model_count=len(rows),
-                    active_model_count=sum(1 for row in rows if row["is_active"]),
-                    avg_availability=exact_mean(availability),
-                )
-            )
-        return result
+        return [
+            serializers.provider_to_api(snapshot.providers[slug], **snapshot.provider_figures[slug])
+            for slug in sorted(snapshot.providers)
+        ]
 
     def status_summary(self) -> dict:
-        snapshot = self.snapshot()
-        headline_counts: dict[str, int] = defaultdict(int)
-        availability, checked = [], []
-        total_statuses = 0
-        for row in snapshot.models:
-            statuses = snapshot.statuses.get(row["slug"], [])
-            total_statuses += len(statuses)
-            headline = serializers.headline_status(statuses)
-            if headline is not None:
-                headline_counts[headline["status"]] += 1
-            availability += [s["availability"] for s in statuses]
-            checked += [s["checked_at"] for s in statuses if s["checked_at"] is not None]
-        return serializers.summary_to_api(
-            providers=len(snapshot.providers),
-            models=len(snapshot.models),
-            active_models=sum(1 for row in snapshot.models if row["is_active"]),
-            statuses=total_statuses,
-            headline_counts=headline_counts,
-            avg_availability=exact_mean(availability),
-            last_update=max(checked, default=None),
-        )
+        return serializers.summary_to_api(**self.snapshot().summary_figures)
 
     def _model(self, row: dict, snapshot: Snapshot, *, detail: bool = False) -> dict:
         provider = snapshot.providers[row["provider_slug"]]
+        if detail:
+            statuses = snapshot.statuses(row["slug"])
+        else:  # a list shows the headline status only
+            headline = snapshot.headline(row["slug"])
+            statuses = [] if headline is None else [headline]
         return serializers.model_to_api(
             row,
             serializers.provider_ref(provider["slug"], provider["name"], provider["website_url"]),
-            snapshot.statuses.get(row["slug"], []),
+            statuses,
             detail=detail,
         )
 
@@ -244,8 +355,4 @@ def _matches(row: dict, query: ModelQuery, snapshot: Snapshot) -> bool:
             or _contains(row["description"], needle)
         ):
             return False
-    if query.status:
-        headline = serializers.headline_status(snapshot.statuses.get(row["slug"], []))
-        if headline is None or headline["status"] != query.status:
-            return False
-    return True
+    return not query.status or snapshot.headline_value(row["slug"]) == query.status

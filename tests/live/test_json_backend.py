@@ -81,7 +81,7 @@ def test_json_backend__parses_once_and_again_only_when_a_file_changes(sample_exp
     (sample_export / "model-status.json").write_text(json.dumps(data))
     second = backend.snapshot()
     assert second is not first
-    assert second.statuses["openai-o3"][0]["status"] == "outage"
+    assert second.statuses("openai-o3")[0]["status"] == "outage"
 
 
 def test_json_backend__keeps_what_backfill_keeps(settings):
@@ -89,8 +89,9 @@ def test_json_backend__keeps_what_backfill_keeps(settings):
     snapshot = JsonBackend().snapshot()
     assert len(snapshot.providers) == 10 and "mistral" in snapshot.providers
     assert len(snapshot.models) == 39
-    assert sum(len(rows) for rows in snapshot.statuses.values()) == 58
-    assert "openai-gpt-5-preview" not in snapshot.statuses
+    assert sum(len(snapshot.statuses(row["slug"])) for row in snapshot.models) == 58
+    assert snapshot.summary_figures["statuses"] == 58
+    assert snapshot.statuses("openai-gpt-5-preview") == []
 
 
 def test_json_backend__unreadable_export_is_unavailable(tmp_path, settings):
