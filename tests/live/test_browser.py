@@ -91,7 +91,14 @@ def test_admin__renders_and_saves_under_the_csp_in_chromium(admin_server):
         finally:
             browser.close()
     assert violations == []
-    _, body = admin_server.get("/api/v1/models/openai-o3")
+    # An admin edit goes to the database first and reaches the JSON store (which reads still
+    # come from) through the secondary write queue: it shows there once the queue is drained.
+    deadline = time.monotonic() + 20
+    while True:
+        _, body = admin_server.get("/api/v1/models/openai-o3")
+        if body["model"]["status"]["status"] == "outage" or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     assert body["model"]["status"]["status"] == "outage"
 
 
