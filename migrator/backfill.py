@@ -26,7 +26,7 @@ from migrator import prune as pruning
 from migrator.errors import SourceError, TooManyRejects
 from migrator.models import BackfillRun, Entity, RejectedRecord
 from migrator.pipeline import Acceptance, load_aliases
-from migrator.runs import operator_name
+from migrator.runs import Throughput, operator_name
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ REJECT_QUEUE = "reject queue"
 
 
 @dataclasses.dataclass
-class Counts:
+class Counts(Throughput):
     read: int = 0
     inserted: int = 0
     updated: int = 0
@@ -50,16 +50,6 @@ class Counts:
     warnings: int = 0
     stale: int = 0  # statuses older than the stored row, skipped (the database is the truth)
     seconds: float = 0.0
-
-    @property
-    def rows_per_second(self) -> float:
-        return self.read / self.seconds if self.seconds else 0.0
-
-    def as_dict(self) -> dict:
-        return dataclasses.asdict(self) | {
-            "seconds": round(self.seconds, 3),
-            "rows_per_second": round(self.rows_per_second),
-        }
 
 
 @dataclasses.dataclass(frozen=True)

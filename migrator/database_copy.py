@@ -47,6 +47,7 @@ from migrator.models import (
     RowImage,
     ValidationRun,
 )
+from migrator.runs import Throughput
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +74,7 @@ COPIED = (
 
 
 @dataclasses.dataclass
-class TableCounts:
+class TableCounts(Throughput):
     table: str
     read: int = 0
     inserted: int = 0
@@ -82,16 +83,6 @@ class TableCounts:
     extra: int = 0
     deleted: int = 0
     seconds: float = 0.0
-
-    @property
-    def rows_per_second(self) -> float:
-        return self.read / self.seconds if self.seconds else 0.0
-
-    def as_dict(self) -> dict:
-        return dataclasses.asdict(self) | {
-            "seconds": round(self.seconds, 3),
-            "rows_per_second": round(self.rows_per_second),
-        }
 
 
 @dataclasses.dataclass

@@ -3,6 +3,7 @@ were interrupted."""
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
 
 from django.db import transaction
@@ -10,6 +11,21 @@ from django.utils import timezone
 
 from migrator.models import BackfillRun
 from migrator.processes import current_host, is_alive
+
+
+class Throughput:
+    """For a run's per-entity (or per-table) counts, a dataclass with ``read`` and ``seconds``:
+    its rows per second, and its JSON form."""
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.read / self.seconds if self.seconds else 0.0
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self) | {
+            "seconds": round(self.seconds, 3),
+            "rows_per_second": round(self.rows_per_second),
+        }
 
 
 def operator_name(given: str | None = None) -> str:
