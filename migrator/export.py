@@ -165,13 +165,6 @@ def model_records():
         yield row["slug"], _with_own_status(record, own) if stored else record, stored
 
 
-def _states_own_status(record: dict) -> bool:
-    """Whether a model record written without a stored own status still states one (its
-    metadata kept what models.json said, which did not load: model-status.json named the model,
-    with statuses that were rejected or since removed)."""
-    return mapping.embedded_status(record) is not None
-
-
 def _with_own_status(record: dict, own: dict) -> dict:
     """A model record carrying its own status (origin ``models_file``) as stored now.
 
@@ -306,7 +299,9 @@ def _write_models(writer: _Writer, unheard: list[str]) -> int:
 
     def lines():
         for slug, record, stored in model_records():
-            if not stored and _states_own_status(record):
+            # Not stored, yet its record states one: model-status.json named the model (with
+            # statuses since rejected or removed), which kept that status from loading.
+            if not stored and mapping.embedded_status(record) is not None:
                 unheard.append(slug)
             yield _dumps(record)
 

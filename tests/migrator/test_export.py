@@ -220,6 +220,20 @@ def write_export(directory, providers, models, statuses):
     (directory / "model-status.json").write_text(json.dumps({"statuses": statuses}))
 
 
+def loaded_and_exported(export_e, root) -> dict:
+    """Generated export E written to ``root/e`` and loaded into an empty catalog, then exported
+    to ``root/x``; the catalog as E loaded it."""
+    providers, models, statuses = export_e
+    empty_catalog()
+    RejectedRecord.objects.all().delete()
+    write_export(root / "e", providers, models, statuses)
+    code, _, err = command("backfill_json", str(root / "e"))
+    assert code in (0, 1), err
+    loaded = catalog_snapshot()
+    export_to(root / "x")
+    return loaded
+
+
 def empty_catalog():
     for model in (ModelStatus, Model, Provider):
         model.objects.all().delete()
@@ -236,15 +250,8 @@ def test_generated_exports__the_export_of_a_load_is_the_export(export_e, tmp_pat
     """For generated export E: export_json(backfill_json(E)), loaded into an empty catalog,
     gives the very rows E gives (every column, metadata included), validate_migration passes
     for it, and exporting that database again gives the same bytes."""
-    providers, models, statuses = export_e
-    empty_catalog()
-    RejectedRecord.objects.all().delete()
     root = tmp_path_factory.mktemp("round")
-    write_export(root / "e", providers, models, statuses)
-    code, _, err = command("backfill_json", str(root / "e"))
-    assert code in (0, 1), err
-    loaded_from_e = catalog_snapshot()
-    export_to(root / "x")
+    loaded_from_e = loaded_and_exported(export_e, root)
     empty_catalog()
     code, _out, err = command("backfill_json", str(root / "x"), "--format", "json")
     assert code == 0, err  # what loaded once loads again, every record of it
@@ -329,15 +336,8 @@ def rich_exports(draw):
 @given(export_e=rich_exports())
 def test_generated_rich_exports__every_kept_field_comes_back(export_e, tmp_path_factory):
     """Metadata of every shape, embedded statuses, prices and offsets survive the round trip."""
-    providers, models, statuses = export_e
-    empty_catalog()
-    RejectedRecord.objects.all().delete()
     root = tmp_path_factory.mktemp("rich")
-    write_export(root / "e", providers, models, statuses)
-    code, _, err = command("backfill_json", str(root / "e"))
-    assert code in (0, 1), err
-    loaded_from_e = catalog_snapshot()
-    export_to(root / "x")
+    loaded_from_e = loaded_and_exported(export_e, root)
     code, out, err = command("backfill_json", str(root / "x"), "--format", "json")
     assert code == 0, err
     assert all(c["updated"] == c["inserted"] == 0 for c in json.loads(out)["entities"].values())
