@@ -3,7 +3,7 @@
     .venv/bin/python bench/api.py                          # the sample, then 10,000 models x 5
     .venv/bin/python bench/api.py --sizes sample --duration 3 --rounds 1
 
-For each size a fresh PostgreSQL database (``bench13_api_*``) is loaded from the export with
+For each size a fresh PostgreSQL database (``api_bench_*``) is loaded from the export with
 backfill_json, and one gunicorn serves both stores: the JSON store reads the same export. Reads
 come from JSON, and a canary header sends wrk's requests to the database when it carries it
 (``switch_backend canary enable --percent 0``). Each endpoint is measured from each store, rounds
@@ -112,7 +112,7 @@ def measure_size(size: str, args, workdir: Path, script: Path) -> list[str]:
         export = workdir / f"api-{size}"
         if not (export / "model-status.json").exists():
             write_export(export, **SIZES[size])
-    url = create_database(args.postgres, "bench13_api")
+    url = create_database(args.postgres, "api_bench")
     servers = {}
     try:
         manage(url, "migrate", "-v", "0")

@@ -7,7 +7,11 @@ database and the same row mapped from the export serialize to the same bytes.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from decimal import Decimal
+
+import orjson
+from django.core.serializers.json import DjangoJSONEncoder
 
 from catalog.fields import (  # noqa: F401  (the column lists are part of this module's API)
     MODEL_COLUMNS,
@@ -129,3 +133,22 @@ def summary_to_api(
         "avgAvailability": avg_availability,
         "lastUpdate": format_timestamp(last_update),
     }
+
+
+# --- the bytes sent -------------------------------------------------------------------------
+
+_DJANGO_DEFAULT = DjangoJSONEncoder().default
+# Datetimes too go through Django's encoder, as they would through JsonResponse.
+_ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME
+
+
+def encode(body) -> bytes:
+    """``body`` as the API sends it: compact UTF-8 JSON, by orjson (about ten times faster than
+    the standard library on a page of models). A value orjson refuses (an integer beyond 64
+    bits in a model's metadata, a string that is not valid Unicode) is sent as Django's
+    JsonResponse would (the standard library, with Django's encoder for dates and decimals),
+    compact too: the same body from either store is the same bytes."""
+    try:
+        return orjson.dumps(body, default=_DJANGO_DEFAULT, option=_ORJSON_OPTIONS)
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        return json.dumps(body, cls=DjangoJSONEncoder, separators=(",", ":")).encode()

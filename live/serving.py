@@ -7,16 +7,19 @@ for live.middleware, which times the whole response and counts it (live.counters
 
 from __future__ import annotations
 
+import json
 import time
 
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
 
 from catalog import response_cache
 from catalog.backends import BackendUnavailable, QueryRejected, get_backend
-from catalog.serializers import format_timestamp
+from catalog.serializers import encode, format_timestamp
 from live import routing, runtime, shadow
 from live.fallback import incidents
+
+JSON = "application/json"
 
 
 def error_response(status: int, error: str, detail=None) -> JsonResponse:
@@ -26,8 +29,15 @@ def error_response(status: int, error: str, detail=None) -> JsonResponse:
     return JsonResponse(body, status=status)
 
 
-def serve(request, read) -> JsonResponse:
-    """Answer ``read(backend)`` from the store this request is routed to, or from the other."""
+def serve(request, read, *, key: tuple | None = None, extra=None) -> HttpResponse:
+    """Answer ``read(backend)`` from the store this request is routed to, or from the other.
+
+    ``read`` returns the body (a dict) or an error response. With ``key`` (what the answer
+    depends on besides the catalog's data: the endpoint and its arguments), the store may keep
+    the encoded answer and send it again while its data has not changed (the database's
+    response cache). ``extra()`` gives fields that depend on this service's state, not on the
+    catalog's data (never cached), sent after the body and before the envelope.
+    """
     state = runtime.current_state()
     chosen, cookie = routing.route(request, state)
     served_by, fallback_reason = chosen, None
@@ -41,7 +51,7 @@ def serve(request, read) -> JsonResponse:
     started = time.perf_counter()
     try:
         try:
-            body = read(get_backend(chosen))
+            status, content = _answer(get_backend(chosen), read, key)
         finally:
             # The chosen store's own time (a failure included), apart from the whole response.
             outcome["store_seconds"] = time.perf_counter() - started
@@ -56,7 +66,7 @@ def serve(request, read) -> JsonResponse:
         fallback_reason = exc.category
         outcome["fallback"] = f"{chosen}->{served_by}:{exc.category}"
         try:
-            body = read(get_backend(served_by))
+            status, content = _answer(get_backend(served_by), read, key)
         except BackendUnavailable as other_exc:
             incidents.failed(served_by, str(other_exc))
             response = error_response(
@@ -66,20 +76,24 @@ def serve(request, read) -> JsonResponse:
             )
             response["Retry-After"] = "5"
             return response
-    if isinstance(body, JsonResponse):
-        response = body
-    else:
-        body.update(
-            timestamp=format_timestamp(timezone.now()),
-            dataSource=served_by,
-            cached=response_cache.take_hit(),
-            fallbackReason=fallback_reason,
-        )
-        response = JsonResponse(body)
+    if status == 200:
+        tail = (extra() if extra is not None else {}) | {
+            "timestamp": format_timestamp(timezone.now()),
+            "dataSource": served_by,
+            "cached": response_cache.take_hit(),
+            "fallbackReason": fallback_reason,
+        }
+        response = HttpResponse(_joined(content, tail), content_type=JSON)
         if state.shadow_enabled and fallback_reason is None and shadow.sampled(state.shadow_sample):
             shadow.compare_later(
-                request.get_full_path(), read, served_by, runtime.other_backend(served_by), body
+                request.get_full_path(),
+                read,
+                served_by,
+                runtime.other_backend(served_by),
+                json.loads(content),
             )
+    else:  # an error answered by the store (an unknown model): sent as it is
+        response = HttpResponse(content, status=status, content_type=JSON)
     response["X-Data-Source"] = served_by
     if cookie and routing.cookie_wanted(state):
         response.set_cookie(
@@ -91,3 +105,25 @@ def serve(request, read) -> JsonResponse:
             secure=request.is_secure(),
         )
     return response
+
+
+def _answer(backend, read, key) -> tuple[int, bytes]:
+    """``(status, encoded body)``: ``read(backend)`` encoded, or the backend's kept answer."""
+
+    def compute():
+        body = read(backend)
+        if isinstance(body, HttpResponse):
+            return body.status_code, body.content
+        return 200, encode(body)
+
+    return compute() if key is None else backend.answer(key, compute)
+
+
+def _joined(content: bytes, tail: dict) -> bytes:
+    """The encoded object ``content`` with the fields of ``tail`` added at its end."""
+    more = encode(tail)
+    if content == b"{}":
+        return more
+    if more == b"{}":
+        return content
+    return b"".join((content[:-1], b",", more[1:]))

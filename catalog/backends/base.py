@@ -87,3 +87,9 @@ class CatalogBackend(abc.ABC):
     @abc.abstractmethod
     def status_summary(self) -> dict:
         """Catalog totals: providers, models, statuses by value, average availability."""
+
+    def answer(self, key: tuple, compute):
+        """``compute()``: an answer built from this backend's reads, ready to send (immutable:
+        encoded bytes). A backend that caches answers returns the one it kept for ``key`` while
+        its data has not changed; this one computes it every time."""
+        return compute()

@@ -1,5 +1,6 @@
-"""The database read backend: the catalog's selectors, answered from the response cache when the
-catalog has not changed since (catalog/response_cache.py), with database failures translated."""
+"""The database read backend: the catalog's selectors, with database failures translated. The
+API's answers built from them are kept in the response cache while the catalog has not changed
+(:meth:`DatabaseBackend.answer`, catalog/response_cache.py)."""
 
 from __future__ import annotations
 
@@ -50,16 +51,23 @@ class DatabaseBackend(CatalogBackend):
 
     @_translated
     def list_models(self, query: ModelQuery) -> ModelPage:
-        return response_cache.cached("models", query, lambda: selectors.model_list(query))
+        return selectors.model_list(query)
 
     @_translated
     def get_model(self, slug: str) -> dict | None:
-        return response_cache.cached("model", slug, lambda: selectors.model_detail(slug))
+        return selectors.model_detail(slug)
 
     @_translated
     def list_providers(self) -> list[dict]:
-        return response_cache.cached("providers", (), selectors.provider_list)
+        return selectors.provider_list()
 
     @_translated
     def status_summary(self) -> dict:
-        return response_cache.cached("status", (), selectors.status_summary)
+        return selectors.status_summary()
+
+    @_translated
+    def answer(self, key: tuple, compute):
+        """The answer kept for ``key`` at the catalog's current version, else ``compute()``'s
+        (then kept): ``cached: true`` in the response says which (response_cache.take_hit)."""
+        name, *arguments = key
+        return response_cache.cached(name, tuple(arguments), compute)

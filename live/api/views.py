@@ -70,7 +70,7 @@ def model_list(request):
             "totalPages": math.ceil(page.total / query.limit),
         }
 
-    return serve(request, read)
+    return serve(request, read, key=("models", query))
 
 
 @methods("GET")
@@ -85,7 +85,7 @@ def model_detail(request, slug: str):
             return error_response(404, "not found", f"no model with slug {slug!r}")
         return {"model": model}
 
-    return serve(request, read)
+    return serve(request, read, key=("model", slug))
 
 
 @methods("GET")
@@ -94,19 +94,19 @@ def provider_list(request):
         providers = backend.list_providers()
         return {"providers": providers, "total": len(providers)}
 
-    return serve(request, read)
+    return serve(request, read, key=("providers",))
 
 
 @methods("GET")
 def status(request):
     def read(backend):
-        state = runtime.current_state()
-        return backend.status_summary() | {
-            "backendOverride": state.override or None,
-            "maintenance": state.maintenance,
-        }
+        return backend.status_summary()
 
-    return serve(request, read)
+    def extra():  # this service's state, not the catalog's data: never cached
+        state = runtime.current_state()
+        return {"backendOverride": state.override or None, "maintenance": state.maintenance}
+
+    return serve(request, read, key=("status",), extra=extra)
 
 
 def authorized(request):

@@ -226,6 +226,27 @@ def test_model_detail__unknown_slug_is_a_json_404(client, catalog):
     assert body == {"error": "not found", "detail": "no model with slug 'nope'"}
 
 
+def test_model_detail__body_is_compact_utf8_json(client, catalog):
+    provider = make_provider("mistral", name="Mistral")
+    make_model(provider, "Modèle 通义", slug="mistral-modele", metadata={"note": "déjà"})
+    response, body = get(client, "/api/v1/models/mistral-modele")
+    assert (response.status_code, response["Content-Type"]) == (200, "application/json")
+    assert body["model"]["name"] == "Modèle 通义"
+    assert "Modèle 通义".encode() in response.content  # UTF-8, not \u escapes
+    assert b'"slug":"mistral-modele"' in response.content
+
+
+def test_model_detail__a_value_orjson_cannot_encode_is_sent_exactly(client, catalog):
+    """An integer beyond 64 bits in a model's metadata: the standard library's encoder takes
+    over, the value is exact, the answer is not a 500 (nor a fallback)."""
+    provider = make_provider("bignum", name="Big")
+    make_model(provider, "Big", slug="bignum-big", metadata={"big": 2**70, "text": "é"})
+    response, body = get(client, "/api/v1/models/bignum-big")
+    assert response.status_code == 200
+    assert body["model"]["metadata"] == {"big": 2**70, "text": "é"}
+    assert (body["dataSource"], body["fallbackReason"]) == ("database", None)
+
+
 def test_providers__counts_and_average_availability(client, catalog):
     response, body = get(client, "/api/v1/providers")
     assert response.status_code == 200

@@ -1,12 +1,15 @@
 """The response cache keyed by the catalog version: served from the cache when nothing changed,
 never stale once a write has committed (through the real API, on SQLite and PostgreSQL)."""
 
+import contextlib
+import json
 import socket
+import tempfile
 import uuid
 
 import pytest
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import close_old_connections, connection, connections, transaction
 
 from catalog import response_cache
 from catalog.models import CatalogVersion, ModelStatus, Provider
@@ -25,7 +28,7 @@ TOKEN = {"HTTP_AUTHORIZATION": "Bearer test-status-token"}
 @pytest.fixture(autouse=True)
 def _empty_cache(monkeypatch):
     cache.clear()
-    monkeypatch.setattr(response_cache, "_local", {"version": None, "answers": {}})
+    monkeypatch.setattr(response_cache, "_local", {"version": None, "answers": {}, "bytes": 0})
     yield
     cache.clear()
 
@@ -248,7 +251,7 @@ def test_cache_down__the_database_still_answers(client, catalog, settings, caplo
 def test_shared_cache__fills_this_processs_answers(client, catalog, redis_cache):
     """A worker's first read of an answer another worker computed: from the shared cache."""
     assert read(client, "/api/v1/status")["cached"] is False
-    response_cache._local = {"version": None, "answers": {}}  # as in another worker
+    response_cache._local = {"version": None, "answers": {}, "bytes": 0}  # another worker
     assert read(client, "/api/v1/status")["cached"] is True
 
 
@@ -291,3 +294,116 @@ def test_two_workers__every_worker_reads_a_write_back_at_once(
         }
     finally:
         server.stop()
+
+
+# --- what a cached read costs: one statement, the bytes as they were sent ----------------------
+
+
+@contextlib.contextmanager
+def sent_statements():
+    """The statements the database connection sends while the block runs, as the database
+    client library reports them (libpq's protocol trace on PostgreSQL, sqlite3's trace callback
+    on SQLite): a list, filled when the block ends."""
+    connection.ensure_connection()
+    raw, seen = connection.connection, []
+    if connection.vendor == "postgresql":
+        from psycopg import pq
+
+        with tempfile.TemporaryFile() as trace:
+            raw.pgconn.trace(trace.fileno())
+            raw.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS | pq.Trace.REGRESS_MODE)
+            try:
+                yield seen
+            finally:
+                raw.pgconn.untrace()
+            trace.seek(0)
+            for line in trace.read().decode().splitlines():
+                direction, _, kind, *rest = line.split("\t")
+                text = " ".join(rest).strip()
+                if direction == "F" and kind == "Query":  # "<statement>"
+                    seen.append(text[1:-1])
+                elif direction == "F" and kind == "Parse":  # "<name>" "<statement>" <types>
+                    seen.append(text.split(" ", 1)[1].rsplit(" ", 1)[0][1:-1])
+    else:
+        raw.set_trace_callback(seen.append)
+        try:
+            yield seen
+        finally:
+            raw.set_trace_callback(None)
+
+
+@pytest.mark.parametrize("url", ENDPOINTS)
+def test_cached_read__sends_one_statement_the_versions(client, catalog, url):
+    """A hit asks the database one thing, the catalog's version: not Django's health check's
+    ``SELECT 1`` first (the version's query is the check), nor the data."""
+    read(client, url), read(client, url)
+    close_old_connections()  # what every request starts with (health check due again)
+    with sent_statements() as seen:
+        assert read(client, url)["cached"] is True
+    # Less the traffic counters' write, in its own transaction (inline in tests; a thread of
+    # its own, on its own connection, once a second in production).
+    read_statements = [
+        s
+        for s in seen
+        if "migrator_trafficbucket" not in s and s.split()[0] not in ("BEGIN", "COMMIT")
+    ]
+    assert read_statements == [response_cache._VERSION_SQL], seen
+
+
+@postgres_only
+def test_connection_dropped_by_the_server__the_next_read_still_comes_from_the_database(
+    client, catalog
+):
+    """The version's query stands in for the health check: a kept connection that PostgreSQL
+    closed meanwhile (an idle timeout, a restart) is replaced, the read is not a fallback."""
+    assert read(client, "/api/v1/status")["dataSource"] == "database"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    other = connections.create_connection("default")
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+    finally:
+        other.close()
+    close_old_connections()
+    body = read(client, "/api/v1/status")
+    assert (body["dataSource"], body["fallbackReason"], body["cached"]) == (
+        "database",
+        None,
+        True,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        assert cursor.fetchone()[0] != pid  # a new connection
+
+
+def test_cached_answer__is_the_same_bytes_and_the_state_fields_stay_live(client, catalog, settings):
+    """The answer is kept encoded; what depends on the service's state (the override,
+    maintenance) and the envelope are added to it on every read, never cached."""
+    first = client.get("/api/v1/status")
+    settings.DATA_BACKEND_OVERRIDE = "database"
+    second = client.get("/api/v1/status")
+    body = second.json()
+    assert (body["cached"], body["backendOverride"]) == (True, "database")
+    assert first.json()["backendOverride"] is None
+
+    def catalog_part(response):
+        return response.content.split(b',"backendOverride"')[0]
+
+    assert catalog_part(first) == catalog_part(second)
+    assert json.loads(catalog_part(second) + b"}")["totalModels"] == 1
+
+
+def test_local_answers__bounded_in_bytes(client, catalog, monkeypatch):
+    """This process keeps no more answers than its byte budget; the shared cache still serves
+    the rest."""
+    status = client.get("/api/v1/status").content
+    monkeypatch.setattr(response_cache, "_local", {"version": None, "answers": {}, "bytes": 0})
+    monkeypatch.setattr(response_cache, "LOCAL_ANSWERS_MAX_BYTES", len(status))
+    for url in ENDPOINTS:
+        read(client, url)
+    kept = response_cache._local
+    assert 0 < kept["bytes"] <= len(status)
+    assert len(kept["answers"]) < len(ENDPOINTS)
+    assert all(read(client, url)["cached"] for url in ENDPOINTS)  # from the shared cache
