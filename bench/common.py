@@ -22,6 +22,7 @@ class Measurement:
     stdout: str
     rows: int = 0
     detail: str = ""
+    document: dict | None = None  # the command's --format json report, when it has one
 
     @property
     def rate(self) -> float:

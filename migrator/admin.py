@@ -78,11 +78,12 @@ class BackfillRunAdmin(ReadOnlyAdmin):
         "sources_json",
         "counts_json",
         "committed_batches_json",
+        "state_token_json",
         "undoes",
         "undone",
         "changes",
     )
-    exclude = ("arguments", "sources", "counts", "committed_batches")
+    exclude = ("arguments", "sources", "counts", "committed_batches", "state_token")
 
     CHANGES_SHOWN = 50
 
@@ -138,6 +139,9 @@ class BackfillRunAdmin(ReadOnlyAdmin):
     sources_json = json_display("sources")
     counts_json = json_display("counts")
     committed_batches_json = json_display("committed_batches")
+    state_token_json = json_display(
+        "state_token", "state token (what the next run compares to skip an unchanged export)"
+    )
 
     def changelist_view(self, request, extra_context=None):
         # A run whose process was killed would show "running" forever.

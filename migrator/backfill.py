@@ -6,6 +6,10 @@ stored column with the export's value: new rows are inserted, rows that differ (
 export, or behind the app's back) are written back, equal rows are left alone. Each batch is one
 transaction with its rejects, so a run killed at any moment leaves whole batches behind, and the
 next run completes them. A dry run does all of it in one transaction and rolls it back.
+
+A full run records a state token at its end (migrator.state_token); the next run with the same
+export, code, options and stored content is recognised as already loaded and reads nothing
+(``--full`` reads it anyway).
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from django.utils import timezone
 
 from catalog.models import Model, Provider
 from config.database import mask_url
-from migrator import batches, direction, envelope, rejects, source, tables, undo
+from migrator import batches, direction, envelope, rejects, source, state_token, tables, undo
 from migrator import prune as pruning
 from migrator.errors import SourceError, TooManyRejects
 from migrator.models import BackfillRun, Entity, RejectedRecord
@@ -65,6 +69,7 @@ class Options:
     max_rejects: int | None = None
     retry_failed: bool = False
     actor: str = ""
+    full: bool = False  # read the export even when the database already holds it
 
 
 @dataclasses.dataclass
@@ -77,6 +82,10 @@ class Result:
     rejects: list[rejects.Reject]
     embedded_providers: list[str]
     notes: list[str] = dataclasses.field(default_factory=list)
+    already_loaded: state_token.Decision | None = None  # the skip check, when one was made
+    token_recorded: bool = False
+    token_seconds: dict = dataclasses.field(default_factory=dict)
+    seconds: float = 0.0  # the whole run (file hashing and digests included)
 
     @property
     def rejected(self) -> int:
@@ -110,11 +119,16 @@ class Backfill:
         self.run_record: BackfillRun | None = None
         self.now = timezone.now()
         self.keep_newer = False  # set per run: whether the database is the source of truth
+        self.decision: state_token.Decision | None = None
+        self.tracker: state_token.Tracker | None = None
+        self.token: dict | None = None
+        self.started = time.perf_counter()
 
     # --- the run ------------------------------------------------------------------------------
 
     def run(self) -> Result:
         options = self.options
+        self.started = time.perf_counter()
         self.run_record = BackfillRun.objects.create(
             dry_run=options.dry_run,
             actor=operator_name(options.actor),
@@ -129,6 +143,7 @@ class Backfill:
                 "only": sorted(options.only),
                 "max_rejects": options.max_rejects,
                 "retry_failed": options.retry_failed,
+                "full": options.full,
             },
         )
         error = ""
@@ -142,7 +157,11 @@ class Backfill:
                 )
             files = {} if options.retry_failed else source.resolve(list(options.sources))
             self.files = [files[kind] for kind in source.KINDS if kind in files]
-            if options.dry_run:
+            if self._records_token():
+                self._check_already_loaded(files)
+            if self.decision is not None and self.decision.skip:
+                self._already_loaded(self.decision)
+            elif options.dry_run:
                 with transaction.atomic():
                     self._load(files)
                     transaction.set_rollback(True)
@@ -151,12 +170,78 @@ class Backfill:
                     self._load(files)
             else:
                 self._load(files)
+            if self.tracker is not None:
+                self._record_token()
         except (SourceError, TooManyRejects, pruning.PruneRefused) as exc:
             error = str(exc)
             raise
         finally:
             self._finish(error)
         return self.result()
+
+    def _records_token(self) -> bool:
+        """Whether this run may skip, and records a token: a full pass over a whole export that
+        commits (not --dry-run, --only or --retry-failed)."""
+        options = self.options
+        return not (options.dry_run or options.retry_failed or options.only != frozenset(ENTITIES))
+
+    def _check_already_loaded(self, files: dict[str, source.ExportFile]):
+        """Decide whether the database already holds this export (state_token.decide); when
+        not, the full pass takes the digests of its batches for the token at its end."""
+        if self.options.full:
+            self.decision = state_token.Decision(False, "--full given")
+        else:
+            self.decision = state_token.decide(
+                self.run_record, self.options, files, keep_newer=self.keep_newer
+            )
+        if self.decision.skip:
+            return
+        if self.decision.token is not None or self.options.full:
+            self.notes.append(f"read in full: {self.decision.reason}")
+        self.tracker = state_token.Tracker()
+
+    def _record_token(self):
+        token, why, _ = self.tracker.finish(
+            self.options, self.files, keep_newer=self.keep_newer, run=self.run_record
+        )
+        self.token = token
+        if token is None:
+            self.notes.append(why)
+
+    def _already_loaded(self, decision: state_token.Decision):
+        """The run changes nothing: recorded with the counts a full pass would give now."""
+        previous = decision.previous
+        steady = state_token.steady_counts(previous.counts or {})
+        for entity, counts in self.counts.items():
+            for name, value in steady.get(entity, {}).items():
+                setattr(counts, name, value)
+            counts.seconds = decision.seconds.get(entity, 0.0)
+        loaded_by = decision.token.get("loaded_by", previous.pk)
+        rows = sum(f["rows"] for f in decision.token["catalog"].values())
+        self.token = dict(decision.token, recognised_from=previous.pk)
+        self.notes.append(
+            f"already loaded: recognised as the state run #{previous.pk} recorded (loaded by "
+            f"run #{loaded_by}): the same files (size and sha256), pipeline code, options, "
+            f"model aliases, reject queue and envelopes, and the database's content digest of "
+            f"all {rows} stored rows unchanged; nothing read or written (--full reads the "
+            "export anyway)"
+        )
+        for record in RejectedRecord.objects.filter(last_run_id=loaded_by).order_by("pk")[
+            :MAX_EXAMPLES
+        ]:
+            self.reject_examples.append(
+                rejects.Reject(
+                    entity=record.entity,
+                    record_key=record.record_key,
+                    file=record.file,
+                    location=record.location,
+                    position=record.position,
+                    reason=record.reason,
+                    field=record.field,
+                    raw=record.raw,
+                    context=record.context,
+                )
+            )
 
     def result(self) -> Result:
         return Result(
@@ -168,6 +253,14 @@ class Backfill:
             rejects=self.reject_examples,
             embedded_providers=sorted(self.embedded),
             notes=self.notes,
+            already_loaded=self.decision,
+            token_recorded=self.token is not None
+            and self.decision is not None
+            and not self.decision.skip,
+            token_seconds=(self.token or {}).get("seconds", {})
+            if self.decision and not self.decision.skip
+            else {},
+            seconds=time.perf_counter() - self.started,
         )
 
     def _finish(self, error: str):
@@ -188,6 +281,8 @@ class Backfill:
         run.counts = {entity: c.as_dict() for entity, c in self.counts.items()}
         # A dry run commits nothing, whatever batches it went through.
         run.committed_batches = {} if self.options.dry_run else self.committed
+        # Only a run that ended with every batch committed (exit 0 or 1) keeps its token.
+        run.state_token = self.token if not error else None
         run.save()
         totals = self.result().totals()
         logger.info(
@@ -456,6 +551,8 @@ class Backfill:
             tables.update(table, ids, self.now)
             undo.updated_keep(self.run_record, table, before, tables.snapshot(table, ids))
         tables.mark_seen(table)
+        if self.tracker is not None:
+            self.tracker.batch(table)
         if table is tables.PROVIDERS:
             self.staging.learn(tables.MODELS, (item.key for item in batch.accepted.values()))
         by_pos = {row[0]: row for row in batch.rows}

@@ -41,6 +41,11 @@ class BackfillRun(models.Model):
     undoes = models.OneToOneField(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="undone_by"
     )
+    # What a full, committed run found stored at its end (migrator.state_token): the next run
+    # with the same export, code and options skips the pass when the database still holds it.
+    state_token = models.JSONField(
+        null=True, blank=True, help_text="export, pipeline, options and content digests"
+    )
 
     class Meta:
         ordering = ["-started_at", "-id"]

@@ -85,6 +85,12 @@ def backfill_document(result: Result) -> dict:
         "entities": {entity: result.counts[entity].as_dict() for entity in ENTITIES},
         "readerPeakRssMb": round(children_peak_rss_mb(), 1),
         "notes": result.notes,
+        # The whole run as the command timed it (hashing the files and digests included).
+        "seconds": round(result.seconds, 3),
+        # The skip check (None for --dry-run, --only, --retry-failed): ``skipped`` true when the
+        # run was recognised as already loaded (nothing read or written), else ``reason``.
+        "alreadyLoaded": result.already_loaded.as_dict() if result.already_loaded else None,
+        "stateToken": {"recorded": result.token_recorded, "seconds": result.token_seconds},
         "totals": result.totals().as_dict(),
         "committedBatches": run.committed_batches,
         "providersFromModels": result.embedded_providers,

@@ -39,6 +39,11 @@ def test_run_and_reject_pages__show_their_records(admin_client_logged_in, sample
     run = BackfillRun.objects.get()
     page = admin_client_logged_in.get(f"/admin/migrator/backfillrun/{run.pk}/change/")
     assert page.status_code == 200 and b"model-status.json" in page.content
+    assert (
+        b"tate token (what the next run compares" in page.content
+        and run.state_token["catalog"]["statuses"]["digest"]
+    )
+    assert run.state_token["catalog"]["statuses"]["digest"].encode() in page.content
     reject = RejectedRecord.objects.get(record_key="deepseek-deepseek-r1@global")
     page = admin_client_logged_in.get(f"/admin/migrator/rejectedrecord/{reject.pk}/change/")
     assert b"101.5" in page.content

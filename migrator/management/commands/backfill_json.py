@@ -149,6 +149,13 @@ class Command(BaseCommand):
             action="store_true",
             help="replay the reject queue (records rejected before) instead of reading an export",
         )
+        parser.add_argument(
+            "--full",
+            action="store_true",
+            help="read and compare the whole export even when the database already holds it "
+            "(the state the previous run recorded is unchanged): normally such a run is "
+            "recognised and skipped",
+        )
         parser.add_argument("--format", choices=("text", "json"), default="text")
         parser.add_argument("--actor", default="", help="who runs this (default: the OS user)")
 
@@ -170,6 +177,7 @@ class Command(BaseCommand):
             max_rejects=options["max_rejects"],
             retry_failed=options["retry_failed"],
             actor=options["actor"],
+            full=options["full"],
         )
         try:
             interrupted = backfill_runs_mark_interrupted()
