@@ -536,6 +536,12 @@ class Backfill:
 
     # --- rejects ------------------------------------------------------------------------------
 
+    def rejects_kept(self) -> bool:
+        """Whether the reject queue holds rejects this run stored (none once rolled back)."""
+        if self.run_record is None or self.options.dry_run:
+            return False
+        return RejectedRecord.objects.filter(last_run=self.run_record).exists()
+
     def _queue_reject(self, reject: rejects.Reject):
         """Counted now; stored with the batch it belongs to (same transaction)."""
         self.counts[reject.entity].rejected += 1

@@ -123,14 +123,16 @@ def _object(record, what):
     return record
 
 
-_READERS: dict[int, object] = {}  # the field tables live as long as the process
+_READERS: dict[tuple, object] = {}  # the field tables live as long as the process
 
 
-def _values(fields, record: dict) -> list:
-    """The column values of ``record`` for ``fields``, in order; raises naming the field."""
-    read = _READERS.get(id(fields))  # by identity: hashing the Field tuple costs more than reading
+def _values(fields, record: dict, columns: tuple[str, ...] | None = None):
+    """The column values of ``record`` for ``fields``, in order (a dict by column, given
+    ``columns``: see catalog.fields.reader); raises naming the field."""
+    # By identity: hashing the Field tuple costs more than reading.
+    read = _READERS.get((id(fields), columns))
     if read is None:
-        read = _READERS[id(fields)] = reader(fields)
+        read = _READERS[(id(fields), columns)] = reader(fields, columns)
     try:
         return read(record)
     except FieldError as exc:
@@ -312,9 +314,10 @@ def map_status(record, *, origin: str = StatusOrigin.STATUS_FILE) -> dict:
     An empty object is a model under watch with nothing measured yet: status ``unknown``.
     ``origin``: the file it comes from (``models_file`` for a model's own status).
     """
-    record = _object(record, "a status")
-    row = dict(zip(STATUS_COLUMNS, _values(STATUS_FIELDS, record), strict=False))
-    row["metadata"] = _extra(record, _STATUS_NAMES)
+    if type(record) is not dict:
+        _object(record, "a status")
+    row = _values(STATUS_FIELDS, record, STATUS_COLUMNS)
+    row["metadata"] = {} if record.keys() <= _STATUS_NAMES else _extra(record, _STATUS_NAMES)
     row["origin"] = origin
     return row
 

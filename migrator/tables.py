@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import operator
 from collections.abc import Iterable
 from decimal import Decimal
 
@@ -110,17 +111,24 @@ def _sqlite_datetime(value: dt.datetime) -> str:
 def ready_converter(columns: tuple[str, ...]):
     """``row -> list``: a mapped row's values in ``columns`` order, made driver-ready (JSON as
     text, datetimes as ISO text, or SQLite's own format), which both drivers take far faster."""
-    json_at = [i for i, c in enumerate(columns) if c in JSON_COLUMNS]
-    time_at = [i for i, c in enumerate(columns) if c in TIMESTAMP_COLUMNS]
+    json_at = tuple(i for i, c in enumerate(columns) if c in JSON_COLUMNS)
+    time_at = tuple(i for i, c in enumerate(columns) if c in TIMESTAMP_COLUMNS)
     as_text = _sqlite_datetime if connection.vendor == "sqlite" else dt.datetime.isoformat
+    get = operator.itemgetter(*columns)
+    last = [None, None]  # the previous timestamp and its text (records share a snapshot time)
 
     def convert(row: dict) -> list:
-        values = [row[column] for column in columns]
+        values = list(get(row))
         for i in json_at:
-            values[i] = _to_json(values[i])
+            value = values[i]
+            values[i] = "{}" if value == {} else _to_json(value)
         for i in time_at:
-            if values[i] is not None:
-                values[i] = as_text(values[i])
+            value = values[i]
+            if value is None:
+                continue
+            if value is not last[0]:
+                last[:] = value, as_text(value)
+            values[i] = last[1]
         return values
 
     return convert

@@ -84,7 +84,8 @@ def _statuses_being_written(database_url) -> bool:
         with psycopg.connect(database_url) as conn:
             started = (
                 conn.execute(
-                    "SELECT count(*) FROM pg_locks WHERE relation = 'catalog_modelstatus'::regclass "
+                    "SELECT count(*) FROM pg_locks WHERE "
+                    "relation = 'catalog_modelstatus'::regclass "
                     "AND mode = 'AccessExclusiveLock' AND granted"
                 ).fetchone()[0]
                 > 0
