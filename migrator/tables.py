@@ -651,6 +651,10 @@ def drop_secondary_indexes(table: Table) -> list[str]:
     with connection.cursor() as cursor:
         if _postgres():
             cursor.execute(f"LOCK TABLE {name} IN ACCESS EXCLUSIVE MODE")
+            # Within a longer transaction (--atomic, --dry-run), rows written before have
+            # deferred checks pending, which ALTER TABLE refuses to run beside: run them now.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
             cursor.execute(
                 "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
                 "WHERE conrelid = %s::regclass AND contype IN ('u', 'f') ORDER BY contype DESC, "
