@@ -123,16 +123,18 @@ def _object(record, what):
     return record
 
 
-_READERS: dict[tuple, object] = {}  # the field tables live as long as the process
+_READERS: dict[int, object] = {}  # the field tables live as long as the process
+_ROW_READERS: dict[int, object] = {}
 
 
 def _values(fields, record: dict, columns: tuple[str, ...] | None = None):
     """The column values of ``record`` for ``fields``, in order (a dict by column, given
     ``columns``: see catalog.fields.reader); raises naming the field."""
     # By identity: hashing the Field tuple costs more than reading.
-    read = _READERS.get((id(fields), columns))
+    readers = _READERS if columns is None else _ROW_READERS
+    read = readers.get(id(fields))
     if read is None:
-        read = _READERS[(id(fields), columns)] = reader(fields, columns)
+        read = readers[id(fields)] = reader(fields, columns)
     try:
         return read(record)
     except FieldError as exc:
@@ -160,6 +162,7 @@ def _extra(record: dict, names) -> dict:
 _PROVIDER_NAMES = frozenset(f.name for f in PROVIDER_FIELDS)
 _MODEL_NAMES = frozenset(f.name for f in MODEL_FIELDS)
 _STATUS_NAMES = frozenset(f.name for f in STATUS_FIELDS)
+_REGION_FIELDS = STATUS_FIELDS[:1]  # one tuple: readers are cached by the table's identity
 
 
 # --- Records -> rows ---------------------------------------------------------------------------
@@ -286,7 +289,7 @@ def status_region(record) -> str:
     """The region a status record is for (``global`` without one); raises on a bad value."""
     if type(record) is not dict:
         return GLOBAL_REGION
-    return _values(STATUS_FIELDS[:1], record)[0]
+    return _values(_REGION_FIELDS, record)[0]
 
 
 def embedded_status(record: dict) -> dict | None:

@@ -642,12 +642,13 @@ def is_empty(table: Table) -> bool:
 def drop_secondary_indexes(table: Table) -> list[str]:
     """Drop the table's indexes and constraints other than its primary key and checks (its
     secondary indexes, unique constraints and foreign keys: what a bulk load would maintain row
-    by row); the statements that build them again, as they were (:func:`build`). Call inside a
-    transaction: a failed or killed load rolls the drop back, the table keeps its indexes.
-    PostgreSQL locks the table (ACCESS EXCLUSIVE) until the transaction ends; SQLite's unique
-    constraints (declared in the table) and foreign keys stay."""
+    by row); the statements that build them again, as they were and in the order they were
+    first built (the planner breaks ties between indexes by that order), for :func:`build`.
+    Call inside a transaction: a failed or killed load rolls the drop back, the table keeps its
+    indexes. PostgreSQL locks the table (ACCESS EXCLUSIVE) until the transaction ends; SQLite's
+    unique constraints (declared in the table) and foreign keys stay."""
     name = q(table.name)
-    rebuild = []
+    rebuild = []  # (creation order, statement)
     with connection.cursor() as cursor:
         if _postgres():
             cursor.execute(f"LOCK TABLE {name} IN ACCESS EXCLUSIVE MODE")
@@ -655,36 +656,37 @@ def drop_secondary_indexes(table: Table) -> list[str]:
             # deferred checks pending, which ALTER TABLE refuses to run beside: run them now.
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
             cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+            # Foreign keys (no index of their own) after every index.
             cursor.execute(
-                "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
-                "WHERE conrelid = %s::regclass AND contype IN ('u', 'f') ORDER BY contype DESC, "
-                "conname",
+                "SELECT CASE WHEN contype = 'u' THEN conindid::bigint ELSE 2^62 + oid::bigint "
+                "END, conname, pg_get_constraintdef(oid) FROM pg_constraint "
+                "WHERE conrelid = %s::regclass AND contype IN ('u', 'f')",
                 [table.name],
             )
             constraints = cursor.fetchall()
             cursor.execute(
-                "SELECT c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index AS i "
-                "JOIN pg_class AS c ON c.oid = i.indexrelid WHERE i.indrelid = %s::regclass "
-                "AND NOT i.indisprimary AND NOT EXISTS (SELECT 1 FROM pg_constraint AS k "
-                "WHERE k.conindid = i.indexrelid) ORDER BY c.relname",
+                "SELECT i.indexrelid::bigint, c.relname, pg_get_indexdef(i.indexrelid) "
+                "FROM pg_index AS i JOIN pg_class AS c ON c.oid = i.indexrelid "
+                "WHERE i.indrelid = %s::regclass AND NOT i.indisprimary AND NOT EXISTS "
+                "(SELECT 1 FROM pg_constraint AS k WHERE k.conindid = i.indexrelid)",
                 [table.name],
             )
             indexes = cursor.fetchall()
-            for constraint, definition in constraints:
+            for order, constraint, definition in constraints:
                 cursor.execute(f"ALTER TABLE {name} DROP CONSTRAINT {q(constraint)}")
-                rebuild.append(f"ALTER TABLE {name} ADD CONSTRAINT {q(constraint)} {definition}")
+                statement = f"ALTER TABLE {name} ADD CONSTRAINT {q(constraint)} {definition}"
+                rebuild.append((order, statement))
         else:
             cursor.execute(
-                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = %s "
-                "AND sql IS NOT NULL ORDER BY name",
+                "SELECT rowid, name, sql FROM sqlite_master WHERE type = 'index' "
+                "AND tbl_name = %s AND sql IS NOT NULL",
                 [table.name],
             )
             indexes = cursor.fetchall()
-        for index, definition in indexes:
+        for order, index, definition in indexes:
             cursor.execute(f"DROP INDEX {q(index)}")
-            rebuild.append(definition)
-    # Unique constraints first: a duplicate key fails the build before the rest is built.
-    return sorted(rebuild, key=lambda sql: "UNIQUE" not in sql)
+            rebuild.append((order, definition))
+    return [statement for _, statement in sorted(rebuild)]
 
 
 def build(statements: list[str]) -> None:
