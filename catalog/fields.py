@@ -156,7 +156,7 @@ class Field:
 
     def _choice(self, value):
         choices = STATUS_CHOICES
-        if value not in choices:
+        if type(value) is not str or value not in choices:
             raise InvalidValue(f"must be one of {', '.join(sorted(choices))}, got {value!r}")
         return value
 
@@ -235,53 +235,91 @@ class FieldError(InvalidValue):
 _INF = math.inf
 
 
-def reader(fields: tuple[Field, ...]):
-    """``record -> list``: the column values of an export record for ``fields``, in order.
+def reader(fields: tuple[Field, ...], columns: tuple[str, ...] | None = None):
+    """``record -> list``: the column values of an export record for ``fields``, in order; or,
+    given ``columns`` (the fields' columns, or more), ``record -> dict`` of them by column.
 
     The plain values that make up nearly every record (a string within its length, a finite
-    number within its range, a known choice) are accepted inline; anything else goes through
-    :meth:`Field.parse`, which decides and words the reason. Both apply the same limits, read
-    from the same fields, so this is a shortcut, not a second rule. Raises FieldError.
+    number within its range, a whole number within its column, a known choice, a timestamp
+    string like the previous record's, an absent value where one may be absent) are accepted
+    inline; anything else goes through :meth:`Field.parse`, which decides and words the reason.
+    The inline tests are written, once per field table, from the same fields' limits (as Python
+    source, compiled: a record is read by straight-line code, with no loop over the fields), so
+    this is a shortcut, not a second rule. Raises FieldError.
     """
-    plan = []
-    for field in fields:
-        limit = field.max_length if field.kind == TEXT else None
-        low = -_INF if field.low is None else field.low
-        high = _INF if field.high is None else field.high
-        blank_ok = not (field.required or field.default)
-        plan.append((field, field.name, field.kind, limit or 10**9, low, high, blank_ok))
-    plan = tuple(plan)
+    lines = ["def values(record):", "    get = record.get"]
+    names: dict[str, object] = {"_parse": _parse, "CHOICES": STATUS_CHOICES, "INF": _INF}
+    for i, field in enumerate(fields):
+        names[f"F{i}"] = field
+        v = f"v{i}"
+        lines.append(f"    {v} = get({field.name!r})")
+        fast = _inline_test(field, v, names, i)
+        if fast is None:
+            lines.append(f"    {v} = _parse(F{i}, {v})")
+            continue
+        test, value = fast
+        lines.append(f"    if {test}:")
+        lines.append(f"        {v} = {value}" if value != v else "        pass")
+        if field.kind == TIMESTAMP:
+            # The same timestamp as the previous record's (an export's snapshot time, shared by
+            # most of its records): the same value, parsed once.
+            lines.append(f"    elif {v} == last{i}[0] and type({v}) is str:")
+            lines.append(f"        {v} = last{i}[1]")
+            lines.append(f"    elif type({v}) is str:")
+            lines.append(f"        last{i}[:] = ({v}, _parse(F{i}, {v}))")
+            lines.append(f"        {v} = last{i}[1]")
+        if not field.required and (field.default is None or type(field.default) is str):
+            lines.append(f"    elif {v} is None:")
+            lines.append(f"        {v} = F{i}.default")
+        lines.append("    else:")
+        lines.append(f"        {v} = _parse(F{i}, {v})")
+    if columns is None:
+        lines.append(f"    return [{', '.join(f'v{i}' for i in range(len(fields)))}]")
+    else:
+        pairs = ", ".join(f"{column!r}: v{i}" for i, column in enumerate(columns[: len(fields)]))
+        lines.append(f"    return {{{pairs}}}")
+    namespace = dict(names)
+    for i, field in enumerate(fields):
+        if field.kind == TIMESTAMP:
+            namespace[f"last{i}"] = [None, None]
+    exec("\n".join(lines), namespace)  # noqa: S102 - source written above from the field table
+    return namespace["values"]
 
-    def values(record: dict) -> list:
-        get = record.get
-        out = []
-        append = out.append
-        for field, name, kind, limit, low, high, blank_ok in plan:
-            value = get(name)
-            kind_of = type(value)
-            if kind == FLOAT:
-                if (kind_of is float or kind_of is int) and low <= value <= high and value != _INF:
-                    append(float(value))  # NaN fails the range test
-                    continue
-            elif kind == TEXT:
-                if (
-                    kind_of is str
-                    and len(value) <= limit
-                    and "\x00" not in value
-                    and (blank_ok or value.strip())
-                ):
-                    append(value)
-                    continue
-            elif kind == CHOICE and value in STATUS_CHOICES:
-                append(value)
-                continue
-            try:
-                append(field.parse(value))
-            except InvalidValue as exc:
-                raise FieldError(field, exc.reason) from None
-        return out
 
-    return values
+def _inline_test(field: Field, v: str, names: dict, i: int):
+    """``(test, value)``: Python source that is true for a plain value of ``field`` (the one
+    :meth:`Field.parse` would return as it is, or as ``value``), or None: always parse."""
+    kind = field.kind
+    if kind == TEXT:
+        test = f'type({v}) is str and "\\x00" not in {v}'
+        if field.max_length is not None:
+            test += f" and len({v}) <= {int(field.max_length)}"
+        if field.required or field.default:
+            test += f" and {v}.strip() != ''"
+        return test, v
+    if kind == CHOICE:
+        return f"type({v}) is str and {v} in CHOICES", v
+    if kind == FLOAT:
+        low = -_INF if field.low is None else float(field.low)
+        high = _INF if field.high is None else float(field.high)
+        names[f"LOW{i}"], names[f"HIGH{i}"] = low, high
+        # NaN fails both comparisons; an infinite value fails the last test.
+        test = f"(type({v}) is float or type({v}) is int) and LOW{i} <= {v} <= HIGH{i}"
+        return f"{test} and -INF < {v} < INF", f"float({v})"
+    if kind == COUNT:
+        return f"type({v}) is int and 0 <= {v} <= {int(field.max_int)}", v
+    if kind == BOOL:
+        return f"type({v}) is bool", v
+    if kind == TIMESTAMP:
+        return "False", v  # decided by the lines that follow (see reader)
+    return None
+
+
+def _parse(field: Field, value):
+    try:
+        return field.parse(value)
+    except InvalidValue as exc:
+        raise FieldError(field, exc.reason) from None
 
 
 def _fields(model, *rows) -> tuple[Field, ...]:

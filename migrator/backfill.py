@@ -116,6 +116,9 @@ class Backfill:
         self.embedded: set[str] = set()
         self.loaded: set[str] = set()
         self.staging = tables.Staging()
+        # A first load (into an empty table): written straight into it, its ids kept as ranges.
+        self.first_load: tables.Table | None = None
+        self.seen_ranges: dict[str, list[list[int]]] = {}
         self.run_record: BackfillRun | None = None
         self.now = timezone.now()
         self.keep_newer = False  # set per run: whether the database is the source of truth
@@ -201,6 +204,14 @@ class Backfill:
         self.tracker = state_token.Tracker()
 
     def _record_token(self):
+        pruned = [e for e in self.tracker.whole if self.counts[e].pruned]
+        if pruned:
+            # A first load's digest was taken before the prune deleted some of its rows.
+            self.notes.append(
+                f"no state token recorded: {', '.join(pruned)} loaded into an empty table were "
+                "pruned in the same run; the next run reads the export in full"
+            )
+            return
         token, why, _ = self.tracker.finish(
             self.options, self.files, keep_newer=self.keep_newer, run=self.run_record
         )
@@ -412,12 +423,50 @@ class Backfill:
             Entity.STATUSES, keep_items=False, needs_raw=lambda item: item.parent not in in_database
         )
         work = batches.status_batches(export_file, acceptance, batcher)
-        for batch in batches.in_child(work, export_file, name="backfill-reader"):
-            if self.progress is not None and export_file is not None:
-                self.progress(export_file, batch.bytes_read)
-            self._flush(name, tables.STATUSES, batch, load=load)
+        read = batches.in_child(work, export_file, name="backfill-reader")
+        first = load and tables.is_empty(tables.STATUSES)
+        if not (first and self._first_load(export_file, name, read)):
+            for batch in read:
+                self._flush_read(export_file, name, batch, load=load)
         if export_file is not None and load and not self.options.dry_run:
             envelope.envelope_record(export_file, run=self.run_record)
+
+    def _flush_read(self, export_file, name: str, batch, *, load: bool):
+        if self.progress is not None and export_file is not None:
+            self.progress(export_file, batch.bytes_read)
+        self._flush(name, tables.STATUSES, batch, load=load)
+
+    def _first_load(self, export_file, name: str, read) -> bool:
+        """Statuses into an empty table: one transaction that drops the table's secondary
+        indexes and constraints, writes every batch straight into the table (no staging, no
+        comparison: every row is new) and builds them again once, at the end. All or nothing:
+        a failure (or a kill) rolls it all back, indexes included. False (nothing done) when
+        the table is no longer empty once locked: the batch-by-batch path then loads it."""
+        table = tables.STATUSES
+        committed = self.committed.get(name, 0)
+        try:
+            with transaction.atomic():
+                rebuild = tables.drop_secondary_indexes(table)
+                if not tables.is_empty(table):
+                    raise _NotEmpty
+                self.first_load = table
+                for batch in read:
+                    self._flush_read(export_file, name, batch, load=True)
+                self.first_load = None
+                tables.build(rebuild)
+                if self.tracker is not None:
+                    self.tracker.whole_table(table)
+                ranges, inserted = tables.id_ranges(table)
+                undo.inserted_ranges_keep(self.run_record, table, ranges, inserted)
+                self.seen_ranges[table.entity] = ranges
+        except _NotEmpty:
+            return False
+        except BaseException:
+            self.committed[name] = committed  # nothing of it is kept
+            raise
+        finally:
+            self.first_load = None
+        return True
 
     def _retry(self):
         """The reject queue replayed through the same pipeline and the same batches."""
@@ -518,6 +567,9 @@ class Backfill:
         self.warnings += batch.warning_examples[: MAX_EXAMPLES - len(self.warnings)]
         if not batch.rows:
             return
+        if table is self.first_load:
+            self._insert_all(table, batch, counts)
+            return
         self.staging.load(table, batch.rows)
         loaded_keys = []
         missing_parent = []
@@ -560,6 +612,19 @@ class Backfill:
             self._queue_reject(_missing_parent(table, by_pos[pos], batch))
         self._resolve_queued(table, [by_pos[pos] for pos in loaded_keys], batch)
 
+    def _insert_all(self, table, batch: batches.Batch, counts: Counts):
+        """A batch of a first load: every row whose parent exists is new (the table was empty
+        and is locked); the others are rejected as staging would have found them."""
+        parent_ids = self.staging.parent_ids(table)
+        loaded, missing = [], []
+        for row in batch.rows:
+            (loaded if row[1] in parent_ids else missing).append(row)
+        tables.copy_new(table, loaded, parent_ids, self.now)
+        counts.inserted += len(loaded)
+        for row in missing:
+            self._queue_reject(_missing_parent(table, row, batch))
+        self._resolve_queued(table, loaded, batch)
+
     def _resolve_queued(self, table, rows, batch):
         """Queued rejects that loaded in this batch leave the queue."""
         known = self.queued.get(table.entity)
@@ -578,6 +643,12 @@ class Backfill:
 
     # --- rejects ------------------------------------------------------------------------------
 
+    def rejects_kept(self) -> bool:
+        """Whether the reject queue holds rejects this run stored (none once rolled back)."""
+        if self.run_record is None or self.options.dry_run:
+            return False
+        return RejectedRecord.objects.filter(last_run=self.run_record).exists()
+
     def _queue_reject(self, reject: rejects.Reject):
         """Counted now; stored with the batch it belongs to (same transaction)."""
         self.counts[reject.entity].rejected += 1
@@ -590,6 +661,10 @@ class Backfill:
         total = sum(c.rejected for c in self.counts.values())
         if limit is not None and total > limit:
             raise TooManyRejects(f"{total} record(s) rejected, more than --max-rejects {limit}")
+
+
+class _NotEmpty(Exception):
+    """The table a first load was to fill holds rows after all (written since it was looked at)."""
 
 
 def _missing_parent(table, row, batch) -> rejects.Reject:

@@ -69,11 +69,11 @@ class Batcher:
         together by flushing only between models: see ``boundary``)."""
         batch = self.batch
         batch.read += 1
-        if isinstance(item, Reject):
-            batch.rejects.append(item)
-            return None
-        if isinstance(item, Merged):
-            batch.merged += 1
+        if type(item) is not Accepted:
+            if isinstance(item, Reject):
+                batch.rejects.append(item)
+            elif isinstance(item, Merged):
+                batch.merged += 1
             return None
         self.pos += 1
         batch.rows.append([self.pos, item.parent or "", *self.convert(item.row)])

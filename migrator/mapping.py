@@ -124,13 +124,17 @@ def _object(record, what):
 
 
 _READERS: dict[int, object] = {}  # the field tables live as long as the process
+_ROW_READERS: dict[int, object] = {}
 
 
-def _values(fields, record: dict) -> list:
-    """The column values of ``record`` for ``fields``, in order; raises naming the field."""
-    read = _READERS.get(id(fields))  # by identity: hashing the Field tuple costs more than reading
+def _values(fields, record: dict, columns: tuple[str, ...] | None = None):
+    """The column values of ``record`` for ``fields``, in order (a dict by column, given
+    ``columns``: see catalog.fields.reader); raises naming the field."""
+    # By identity: hashing the Field tuple costs more than reading.
+    readers = _READERS if columns is None else _ROW_READERS
+    read = readers.get(id(fields))
     if read is None:
-        read = _READERS[id(fields)] = reader(fields)
+        read = readers[id(fields)] = reader(fields, columns)
     try:
         return read(record)
     except FieldError as exc:
@@ -158,6 +162,7 @@ def _extra(record: dict, names) -> dict:
 _PROVIDER_NAMES = frozenset(f.name for f in PROVIDER_FIELDS)
 _MODEL_NAMES = frozenset(f.name for f in MODEL_FIELDS)
 _STATUS_NAMES = frozenset(f.name for f in STATUS_FIELDS)
+_REGION_FIELDS = STATUS_FIELDS[:1]  # one tuple: readers are cached by the table's identity
 
 
 # --- Records -> rows ---------------------------------------------------------------------------
@@ -284,7 +289,7 @@ def status_region(record) -> str:
     """The region a status record is for (``global`` without one); raises on a bad value."""
     if type(record) is not dict:
         return GLOBAL_REGION
-    return _values(STATUS_FIELDS[:1], record)[0]
+    return _values(_REGION_FIELDS, record)[0]
 
 
 def embedded_status(record: dict) -> dict | None:
@@ -312,9 +317,10 @@ def map_status(record, *, origin: str = StatusOrigin.STATUS_FILE) -> dict:
     An empty object is a model under watch with nothing measured yet: status ``unknown``.
     ``origin``: the file it comes from (``models_file`` for a model's own status).
     """
-    record = _object(record, "a status")
-    row = dict(zip(STATUS_COLUMNS, _values(STATUS_FIELDS, record), strict=False))
-    row["metadata"] = _extra(record, _STATUS_NAMES)
+    if type(record) is not dict:
+        _object(record, "a status")
+    row = _values(STATUS_FIELDS, record, STATUS_COLUMNS)
+    row["metadata"] = {} if record.keys() <= _STATUS_NAMES else _extra(record, _STATUS_NAMES)
     row["origin"] = origin
     return row
 

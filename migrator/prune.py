@@ -35,7 +35,7 @@ def absent_and_prune(backfill, acceptance) -> None:
         if entity not in backfill.loaded:
             continue
         table = tables.TABLES[entity]
-        rows = tables.unseen(table)
+        rows = tables.unseen(table, backfill.seen_ranges.get(entity, ()))
         if entity == Entity.PROVIDERS:
             # A provider some remaining model still uses stays (and is not counted as absent).
             rows = _unused_providers(rows, gone.get(Entity.MODELS, []))

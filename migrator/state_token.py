@@ -170,12 +170,14 @@ def _fetch(sql: str, params=()) -> tuple:
         return cursor.fetchone()
 
 
-def catalog_digest(*, seen: bool = False) -> dict[str, dict]:
-    """Per entity: ``rows`` and ``digest`` over every stored row; with ``seen``, also
-    ``seen_rows`` and ``seen_digest`` over the rows this run's batches matched (its seen
-    tables), in the same statement (one snapshot of the table)."""
+def catalog_digest(*, seen: bool = False, entities=None) -> dict[str, dict]:
+    """Per entity (``entities``: those only): ``rows`` and ``digest`` over every stored row;
+    with ``seen``, also ``seen_rows`` and ``seen_digest`` over the rows this run's batches
+    matched (its seen tables), in the same statement (one snapshot of the table)."""
     result = {}
     for entity, spec in SPECS.items():
+        if entities is not None and entity not in entities:
+            continue
         started = time.perf_counter()
         expressions, join = spec.source()
         table = spec.table
@@ -420,6 +422,17 @@ class Tracker:
         self.sums = {entity: [0, "0" * 16] for entity in SPECS}
         self.seconds = 0.0
         self.aliases = aliases_digest()  # before the pipeline reads them
+        # Entities a first load filled (an empty table, locked until its one transaction
+        # commits): their whole table's digest, taken inside that transaction before it commits.
+        self.whole: dict[str, dict] = {}
+
+    def whole_table(self, table: tables.Table) -> None:
+        """A first load's table, digested whole inside its transaction: nobody else can have
+        written it (it was empty and is locked), so these figures are what the token records
+        for it. Taken before the commit, so a write that commits after it is not in them."""
+        started = time.perf_counter()
+        self.whole[table.entity] = catalog_digest(entities={table.entity})[table.entity]
+        self.seconds += time.perf_counter() - started
 
     def batch(self, table: tables.Table) -> None:
         started = time.perf_counter()
@@ -434,7 +447,7 @@ class Tracker:
     ) -> tuple[dict | None, str, float]:
         """(the token, or None and why not; the seconds of the final digest)."""
         started = time.perf_counter()
-        catalog = catalog_digest(seen=True)
+        catalog = catalog_digest(seen=True, entities=set(SPECS) - set(self.whole))
         for entity, figures in catalog.items():
             rows, digest = self.sums[entity]
             if (figures["seen_rows"], figures["seen_digest"]) != (rows, digest):
@@ -444,6 +457,8 @@ class Tracker:
                     "it ended (another writer); the next run reads the export in full",
                     time.perf_counter() - started,
                 )
+        catalog.update(self.whole)
+        catalog = {entity: catalog[entity] for entity in SPECS}
         token = {
             "version": TOKEN_VERSION,
             "pipeline": pipeline_version(),

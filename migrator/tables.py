@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import operator
 from collections.abc import Iterable
 from decimal import Decimal
 
@@ -110,17 +111,24 @@ def _sqlite_datetime(value: dt.datetime) -> str:
 def ready_converter(columns: tuple[str, ...]):
     """``row -> list``: a mapped row's values in ``columns`` order, made driver-ready (JSON as
     text, datetimes as ISO text, or SQLite's own format), which both drivers take far faster."""
-    json_at = [i for i, c in enumerate(columns) if c in JSON_COLUMNS]
-    time_at = [i for i, c in enumerate(columns) if c in TIMESTAMP_COLUMNS]
+    json_at = tuple(i for i, c in enumerate(columns) if c in JSON_COLUMNS)
+    time_at = tuple(i for i, c in enumerate(columns) if c in TIMESTAMP_COLUMNS)
     as_text = _sqlite_datetime if connection.vendor == "sqlite" else dt.datetime.isoformat
+    get = operator.itemgetter(*columns)
+    last = [None, None]  # the previous timestamp and its text (records share a snapshot time)
 
     def convert(row: dict) -> list:
-        values = [row[column] for column in columns]
+        values = list(get(row))
         for i in json_at:
-            values[i] = _to_json(values[i])
+            value = values[i]
+            values[i] = "{}" if value == {} else _to_json(value)
         for i in time_at:
-            if values[i] is not None:
-                values[i] = as_text(values[i])
+            value = values[i]
+            if value is None:
+                continue
+            if value is not last[0]:
+                last[:] = value, as_text(value)
+            values[i] = last[1]
         return values
 
     return convert
@@ -214,6 +222,12 @@ class Staging:
         if len(rows) >= self.ANALYZE_FROM and table.entity not in self.analyzed:
             analyze_stage(table)
             self.analyzed.add(table.entity)
+
+    def parent_ids(self, table: Table) -> dict[str, int]:
+        """``{slug: id}`` of ``table``'s parent rows."""
+        if table.entity not in self.parents:
+            self.parents[table.entity] = ParentIds(table)
+        return self.parents[table.entity].ids
 
     def learn(self, parent_of: Table, slugs: Iterable[str]) -> None:
         """Rows created in ``parent_of``'s parent table since its ids were read."""
@@ -399,17 +413,21 @@ def staged_and_stored(table: Table, positions: list[int]) -> dict[int, tuple[dic
     return found
 
 
-def unseen(table: Table) -> list[tuple[int, str]]:
-    """``(id, natural key)`` of the stored rows the run did not see, by id."""
+def unseen(table: Table, seen_ranges: Iterable[list[int]] = ()) -> list[tuple[int, str]]:
+    """``(id, natural key)`` of the stored rows the run did not see, by id. ``seen_ranges``:
+    ``[first, last]`` id ranges seen too (a first load's rows, not recorded one by one)."""
     key = f"t.{q('slug')}"
     join = ""
     if table is STATUSES:
         join = f"JOIN {q(Model._meta.db_table)} AS m ON m.id = t.{q('model_id')}"
         key = f"m.{q('slug')} || '@' || t.{q('region')}"
+    outside = "".join(
+        f" AND t.id NOT BETWEEN {int(first)} AND {int(last)}" for first, last in seen_ranges
+    )
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT t.id, {key} FROM {q(table.name)} AS t {join} WHERE NOT EXISTS "
-            f"(SELECT 1 FROM {table.seen} AS n WHERE n.id = t.id) ORDER BY t.id"
+            f"(SELECT 1 FROM {table.seen} AS n WHERE n.id = t.id){outside} ORDER BY t.id"
         )
         return cursor.fetchall()
 
@@ -610,3 +628,110 @@ def export_figures() -> dict:
         "last_checked_at": python_value("checked_at", checked_at),
         "per_provider": per_provider,
     }
+
+
+# --- a first load: straight into an empty table, its secondary indexes built once at the end ----
+
+
+def is_empty(table: Table) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT 1 FROM {q(table.name)} LIMIT 1")
+        return cursor.fetchone() is None
+
+
+def drop_secondary_indexes(table: Table) -> list[str]:
+    """Drop the table's indexes and constraints other than its primary key and checks (its
+    secondary indexes, unique constraints and foreign keys: what a bulk load would maintain row
+    by row); the statements that build them again, as they were and in the order they were
+    first built (the planner breaks ties between indexes by that order), for :func:`build`.
+    Call inside a transaction: a failed or killed load rolls the drop back, the table keeps its
+    indexes. PostgreSQL locks the table (ACCESS EXCLUSIVE) until the transaction ends; SQLite's
+    unique constraints (declared in the table) and foreign keys stay."""
+    name = q(table.name)
+    rebuild = []  # (creation order, statement)
+    with connection.cursor() as cursor:
+        if _postgres():
+            cursor.execute(f"LOCK TABLE {name} IN ACCESS EXCLUSIVE MODE")
+            # Within a longer transaction (--atomic, --dry-run), rows written before have
+            # deferred checks pending, which ALTER TABLE refuses to run beside: run them now.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+            # Foreign keys (no index of their own) after every index.
+            cursor.execute(
+                "SELECT CASE WHEN contype = 'u' THEN conindid::bigint ELSE 2^62 + oid::bigint "
+                "END, conname, pg_get_constraintdef(oid) FROM pg_constraint "
+                "WHERE conrelid = %s::regclass AND contype IN ('u', 'f')",
+                [table.name],
+            )
+            constraints = cursor.fetchall()
+            cursor.execute(
+                "SELECT i.indexrelid::bigint, c.relname, pg_get_indexdef(i.indexrelid) "
+                "FROM pg_index AS i JOIN pg_class AS c ON c.oid = i.indexrelid "
+                "WHERE i.indrelid = %s::regclass AND NOT i.indisprimary AND NOT EXISTS "
+                "(SELECT 1 FROM pg_constraint AS k WHERE k.conindid = i.indexrelid)",
+                [table.name],
+            )
+            indexes = cursor.fetchall()
+            for order, constraint, definition in constraints:
+                cursor.execute(f"ALTER TABLE {name} DROP CONSTRAINT {q(constraint)}")
+                statement = f"ALTER TABLE {name} ADD CONSTRAINT {q(constraint)} {definition}"
+                rebuild.append((order, statement))
+        else:
+            cursor.execute(
+                "SELECT rowid, name, sql FROM sqlite_master WHERE type = 'index' "
+                "AND tbl_name = %s AND sql IS NOT NULL",
+                [table.name],
+            )
+            indexes = cursor.fetchall()
+        for order, index, definition in indexes:
+            cursor.execute(f"DROP INDEX {q(index)}")
+            rebuild.append((order, definition))
+    return [statement for _, statement in sorted(rebuild)]
+
+
+def build(statements: list[str]) -> None:
+    """Build the indexes and constraints :func:`drop_secondary_indexes` dropped."""
+    with connection.cursor() as cursor:
+        if _postgres():
+            # Each build sorts the whole table: give it room to do so in memory.
+            cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
+        for statement in statements:
+            cursor.execute(statement)
+
+
+def copy_new(table: Table, rows: list[list], parent_ids: dict[str, int], now: dt.datetime):
+    """Write ``rows`` (``[pos, parent slug, *ready values]``, each with a known parent) straight
+    into the table as new rows (``COPY`` on PostgreSQL, ``executemany`` on SQLite)."""
+    names = (table.parent_column, *table.columns, "source_hash", "created_at", "updated_at")
+    stamp = now.isoformat() if _postgres() else _sqlite_datetime(now)
+    with connection.cursor() as cursor:
+        if _postgres():
+            sql = f"COPY {q(table.name)} ({', '.join(q(n) for n in names)}) FROM STDIN"
+            with cursor.copy(sql) as copy:
+                write_row = copy.write_row
+                for row in rows:
+                    write_row((parent_ids[row[1]], *row[2:], "", stamp, stamp))
+        else:
+            placeholders = ", ".join(["%s"] * len(names))
+            cursor.executemany(
+                f"INSERT INTO {q(table.name)} ({', '.join(q(n) for n in names)}) "
+                f"VALUES ({placeholders})",
+                [(parent_ids[row[1]], *row[2:], "", stamp, stamp) for row in rows],
+            )
+
+
+def id_ranges(table: Table) -> tuple[list[list[int]], int]:
+    """``([[first, last], ...], count)`` of every id in the table (one range when the ids are
+    consecutive, as a first load's are)."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT MIN(id), MAX(id), COUNT(*) FROM {q(table.name)}")
+        first, last, rows = cursor.fetchone()
+        if not rows:
+            return [], 0
+        if last - first + 1 == rows:
+            return [[first, last]], rows
+        cursor.execute(
+            f"SELECT MIN(id), MAX(id) FROM (SELECT id, id - ROW_NUMBER() OVER (ORDER BY id) "
+            f"AS island FROM {q(table.name)}) AS ids GROUP BY island ORDER BY 1"
+        )
+        return [list(pair) for pair in cursor.fetchall()], rows

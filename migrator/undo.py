@@ -44,6 +44,12 @@ def inserted_keep(run: BackfillRun, table, ids: list[int]) -> None:
         )
 
 
+def inserted_ranges_keep(run: BackfillRun, table, ranges: list[list[int]], count: int) -> None:
+    """The rows a first load inserted, as the id ranges the table holds once it is done."""
+    if count:
+        InsertedRows.objects.create(run=run, entity=table.entity, id_ranges=ranges, count=count)
+
+
 def updated_keep(run: BackfillRun, table, before: list[dict], after: list[dict]) -> None:
     after_by_id = {row["id"]: row for row in after}
     RowImage.objects.bulk_create(

@@ -2,6 +2,7 @@ import datetime as dt
 import json
 
 import pytest
+from django.db import connection
 
 from catalog.models import Model, ModelStatus, Provider
 from migrator.models import BackfillRun, ExportEnvelope, PrunedRow, RejectedRecord
@@ -348,8 +349,39 @@ def test_atomic__a_late_error_rolls_back_the_whole_run(sample_export):
     }
 
 
-def test_truncated_file__keeps_committed_batches_and_a_rerun_completes(sample_export, tmp_path):
+def status_indexes() -> set[str]:
+    with connection.cursor() as cursor:
+        found = connection.introspection.get_constraints(cursor, ModelStatus._meta.db_table)
+    return {name for name, about in found.items() if about["index"] or about["unique"]}
+
+
+def test_truncated_file__a_first_load_of_statuses_keeps_nothing_of_them(sample_export):
+    """Statuses into an empty table load in one transaction: a failure keeps none of them, and
+    the indexes dropped for the load are all there again."""
+    indexes = status_indexes()
+    assert {"catalog_status_checked_at", "catalog_status_region"} <= indexes
     good = (sample_export / "model-status.json").read_bytes()
+    truncate(sample_export / "model-status.json")
+    code, out, err = backfill(sample_export, "--batch-size", "10")
+    assert code == 2
+    assert "model-status.json: malformed JSON within its first" in err
+    assert "after record" in err and "premature EOF" in err
+    assert "committed batches: providers.json: 1, models.json: 4\n" in out
+    assert BackfillRun.objects.get().committed_batches["model-status.json"] == 0
+    assert Model.objects.count() == 39 and not ModelStatus.objects.exists()
+    assert status_indexes() == indexes
+    (sample_export / "model-status.json").write_bytes(good)
+    backfill(sample_export, "--batch-size", "10")
+    assert ModelStatus.objects.count() == 58
+
+
+def test_truncated_file__keeps_committed_batches_and_a_rerun_completes(sample_export, tmp_path):
+    """Into a table that holds statuses, each batch commits on its own."""
+    good = (sample_export / "model-status.json").read_bytes()
+    backfill(sample_export, "--batch-size", "10")
+    ModelStatus.objects.exclude(model__slug__startswith="openai").delete()
+    kept = ModelStatus.objects.count()
+    assert 0 < kept < 58
     truncate(sample_export / "model-status.json")
     code, out, err = backfill(sample_export, "--batch-size", "10")
     assert code == 2
@@ -358,7 +390,7 @@ def test_truncated_file__keeps_committed_batches_and_a_rerun_completes(sample_ex
     assert "committed batches: providers.json: 1, models.json: 4, model-status.json: 3" in out
     assert Model.objects.count() == 39
     partial = ModelStatus.objects.count()
-    assert 0 < partial < 58
+    assert kept < partial < 58
     (sample_export / "model-status.json").write_bytes(good)
     backfill(sample_export, "--batch-size", "10")
     assert ModelStatus.objects.count() == 58

@@ -1,5 +1,6 @@
 """Real faults: a backfill killed with SIGKILL mid-load; exports served over HTTP on loopback."""
 
+import contextlib
 import http.server
 import json
 import os
@@ -33,22 +34,15 @@ def dump(database_url):
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-@pytest.mark.live
-def test_killed_run__rerun_reaches_exactly_the_clean_state(tmp_path, scratch_database):
-    export = tmp_path / "export"
-    written = write_export(export, statuses=150_000, models=3000, providers=40)
-    killed_db, clean_db = scratch_database(), scratch_database()
-    for url in (killed_db, clean_db):
-        assert manage("migrate", "-v", "0", database_url=url).returncode == 0
-
+def _start_backfill(export, database_url) -> subprocess.Popen:
     env = {
         "ENV_FILE": "/nonexistent/.env",
-        "DATABASE_URL": killed_db,
+        "DATABASE_URL": database_url,
         "DEBUG": "true",
         "PYTHONPATH": str(ROOT),
         "PATH": os.environ["PATH"],
     }
-    process = subprocess.Popen(
+    return subprocess.Popen(
         [
             sys.executable,
             str(ROOT / "manage.py"),
@@ -62,22 +56,105 @@ def test_killed_run__rerun_reaches_exactly_the_clean_state(tmp_path, scratch_dat
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+
+
+def _kill_when(process, export, ready) -> None:
+    """SIGKILL ``process`` once ``ready()`` says so (at most 120 s on), and its reading child
+    with it."""
     deadline = time.monotonic() + 120
-    statuses = 0
     while time.monotonic() < deadline and process.poll() is None:
-        try:
-            statuses = count_rows(killed_db, "catalog_modelstatus")
-        except Exception:  # the table may be locked or not yet visible: look again
-            statuses = 0
-        if statuses >= 20_000:
-            break
+        with contextlib.suppress(Exception):  # a table locked or not yet there: look again
+            if ready():
+                break
         time.sleep(0.02)
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
     assert process.returncode == -signal.SIGKILL
     assert not _survivors(str(export), wait=3.0), "the reading child dies with its parent"
+
+
+def _statuses_being_written(database_url) -> bool:
+    """Whether a first load of statuses is under way (PostgreSQL: its lock on the table is
+    held; SQLite: the models are loaded, and a moment has passed)."""
+    if database_url.startswith("sqlite:///"):
+        started = count_rows(database_url, "catalog_model") == 3000
+    else:
+        import psycopg
+
+        with psycopg.connect(database_url) as conn:
+            started = (
+                conn.execute(
+                    "SELECT count(*) FROM pg_locks WHERE "
+                    "relation = 'catalog_modelstatus'::regclass "
+                    "AND mode = 'AccessExclusiveLock' AND granted"
+                ).fetchone()[0]
+                > 0
+            )
+    if started:
+        time.sleep(1.0)  # some batches in
+    return started
+
+
+@pytest.mark.live
+def test_killed_first_load__keeps_no_status_and_a_rerun_reaches_the_clean_state(
+    tmp_path, scratch_database
+):
+    """Statuses into an empty table load in one transaction (indexes dropped and built again
+    inside it): killed in the middle, none of them is kept, nor is anything of the drop."""
+    export = tmp_path / "export"
+    written = write_export(export, statuses=150_000, models=3000, providers=40)
+    killed_db, clean_db = scratch_database(), scratch_database()
+    for url in (killed_db, clean_db):
+        assert manage("migrate", "-v", "0", database_url=url).returncode == 0
+    process = _start_backfill(export, killed_db)
+    _kill_when(process, export, lambda: _statuses_being_written(killed_db))
+    assert count_rows(killed_db, "catalog_model") == 3000
+    assert count_rows(killed_db, "catalog_modelstatus") == 0
+
+    rerun = manage("backfill_json", str(export), database_url=killed_db)
+    clean = manage("backfill_json", str(export), database_url=clean_db)
+    assert rerun.returncode == 0, rerun.stderr
+    assert clean.returncode == 0, clean.stderr
+    assert dump(killed_db) == dump(clean_db)
+    assert dump(clean_db)["counts"]["statuses"] == written["statuses"]
+    # Its indexes are all there: a second model in one region is refused by the unique one.
+    assert manage("shell", "-c", DUPLICATE_STATUS, database_url=killed_db).returncode != 0
+
+
+DUPLICATE_STATUS = """
+from catalog.models import ModelStatus
+status = ModelStatus.objects.order_by("id").first()
+status.pk = None
+status.save()
+"""
+
+
+@pytest.mark.live
+def test_killed_run__rerun_reaches_exactly_the_clean_state(tmp_path, scratch_database):
+    """Into a statuses table that holds rows, batches commit one by one: a kill keeps the
+    committed ones, and the re-run completes the load."""
+    export = tmp_path / "export"
+    written = write_export(export, statuses=150_000, models=3000, providers=40)
+    seed = tmp_path / "seed"
+    seed.mkdir()
+    statuses = json.loads((export / "model-status.json").read_text())
+    # A third of the models' statuses: enough rows for the planner's statistics to be real.
+    statuses["statuses"] = dict(list(statuses["statuses"].items())[:1000])
+    (seed / "model-status.json").write_text(json.dumps(statuses))
+    for name in ("providers.json", "models.json"):
+        (seed / name).write_bytes((export / name).read_bytes())
+    killed_db, clean_db = scratch_database(), scratch_database()
+    for url in (killed_db, clean_db):
+        assert manage("migrate", "-v", "0", database_url=url).returncode == 0
+        assert manage("backfill_json", str(seed), database_url=url).returncode == 0
+    seeded = count_rows(killed_db, "catalog_modelstatus")
+
+    process = _start_backfill(export, killed_db)
+    _kill_when(
+        process, export, lambda: count_rows(killed_db, "catalog_modelstatus") >= seeded + 20_000
+    )
     at_kill = count_rows(killed_db, "catalog_modelstatus")
-    assert 0 < at_kill < written["statuses"], "the kill must land in the middle of the load"
+    assert seeded < at_kill < written["statuses"], "the kill must land in the middle of the load"
 
     rerun = manage("backfill_json", str(export), database_url=killed_db)
     clean = manage("backfill_json", str(export), database_url=clean_db)

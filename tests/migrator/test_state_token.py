@@ -303,7 +303,10 @@ def test_a_run_killed_midway__never_records(sample_export):
 def test_a_write_committed_after_its_batch_was_compared__no_token_then_repaired(sample_export):
     """Another writer changes a status of the first batch while the run reads the next ones:
     the rows the run matched no longer add up to its batches' digests, so no token is recorded
-    (the write would otherwise be in the digest although the run never compared it)."""
+    (the write would otherwise be in the digest although the run never compared it). The
+    statuses are loaded already: a first load into an empty table is one transaction that
+    locks the table, and its digest is taken inside it (see the test below)."""
+    command("backfill_json", str(sample_export))
     calls = []
 
     def write_meanwhile(export_file, done):
@@ -316,7 +319,7 @@ def test_a_write_committed_after_its_batch_was_compared__no_token_then_repaired(
                 assert changed == 1
 
     backfill = Backfill(
-        Options(sources=(str(sample_export),), batch_size=10), progress=write_meanwhile
+        Options(sources=(str(sample_export),), batch_size=10, full=True), progress=write_meanwhile
     )
     result = backfill.run()
     assert len(calls) >= 3
@@ -394,3 +397,22 @@ def test_catalog_digest__every_compared_column_counts_ids_and_timestamps_do_not(
     )
     ModelStatus.objects.filter(pk=status.pk).update(model=other)
     assert state_token.catalog_digest()["statuses"]["digest"] != before["statuses"]["digest"]
+
+
+def test_a_first_load__digested_whole_inside_its_transaction_then_recognised(sample_export):
+    """A first load of statuses (empty table: one transaction, the table locked) takes its
+    statuses' digest inside that transaction; the next run is recognised, and a write after the
+    first load makes the next one a full run again."""
+    backfill = Backfill(Options(sources=(str(sample_export),)))
+    result = backfill.run()
+    assert set(backfill.tracker.whole) == {"statuses"}
+    assert result.token_recorded
+    token = BackfillRun.objects.get(pk=result.run.pk).state_token
+    assert token["catalog"]["statuses"]["rows"] == ModelStatus.objects.count()
+    assert token["catalog"]["statuses"]["digest"] == (
+        state_token.catalog_digest(entities={"statuses"})["statuses"]["digest"]
+    )
+    assert skipped(run(sample_export)[1])
+    ModelStatus.objects.filter(model__slug="openai-o3").update(availability=1.5)
+    _code, document = run(sample_export)
+    assert not skipped(document) and document["totals"]["updated"] == 1

@@ -242,8 +242,10 @@ class Command(BaseCommand):
         if isinstance(exc, SourceError):
             sentences.append("Fix the source and run the command again: it completes the load.")
         sentences.append(what_was_kept(backfill))
-        if isinstance(exc, TooManyRejects) and not backfill.options.dry_run:
+        if isinstance(exc, TooManyRejects) and backfill.rejects_kept():
             sentences.append("The rejects are in the admin (Rejected records).")
+        elif isinstance(exc, TooManyRejects) and not backfill.options.dry_run:
+            sentences.append("The rejects were rolled back with the records of their batches.")
         return " ".join(sentences)
 
     def _report(self, result, options):

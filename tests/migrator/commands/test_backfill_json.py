@@ -2,7 +2,7 @@
 
 import pytest
 
-from catalog.models import Model
+from catalog.models import Model, ModelStatus
 from migrator.models import BackfillRun, RejectedRecord
 from tests.conftest import command, manage
 
@@ -66,7 +66,23 @@ def test_max_rejects_in_a_dry_run__says_once_that_it_stopped_and_that_nothing_wa
     assert BackfillRun.objects.get().committed_batches == {}
 
 
+def test_max_rejects__a_first_load_of_statuses_keeps_none_of_them(sample_export):
+    code, out, err = backfill(sample_export, "--max-rejects", "0", "--batch-size", "10")
+    assert code == 2
+    assert err == (
+        "1 record(s) rejected, more than --max-rejects 0. The 5 batch(es) committed before it "
+        "are kept. The rejects were rolled back with the records of their batches."
+    )
+    assert "committed batches: providers.json: 1, models.json: 4\n" in out
+    assert Model.objects.count() == 39 and not ModelStatus.objects.exists()
+    assert not RejectedRecord.objects.exists()
+
+
 def test_max_rejects__counts_the_batches_it_kept(sample_export):
+    # Statuses in the table already: batches commit one by one (not a first load).
+    backfill(sample_export)
+    ModelStatus.objects.filter(model__slug__startswith="openai").delete()
+    RejectedRecord.objects.all().delete()
     code, out, err = backfill(sample_export, "--max-rejects", "0", "--batch-size", "10")
     assert code == 2
     assert err == (
