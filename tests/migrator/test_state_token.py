@@ -409,8 +409,9 @@ def test_a_first_load__digested_whole_inside_its_transaction_then_recognised(sam
     assert result.token_recorded
     token = BackfillRun.objects.get(pk=result.run.pk).state_token
     assert token["catalog"]["statuses"]["rows"] == ModelStatus.objects.count()
-    assert token["catalog"]["statuses"]["digest"] == (
-        state_token.catalog_digest(entities={"statuses"})["statuses"]["digest"]
+    assert (
+        token["catalog"]["statuses"]["digest"]
+        == (state_token.catalog_digest(entities={"statuses"})["statuses"]["digest"])
     )
     assert skipped(run(sample_export)[1])
     ModelStatus.objects.filter(model__slug="openai-o3").update(availability=1.5)
