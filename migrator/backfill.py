@@ -119,6 +119,7 @@ class Backfill:
         # A first load (into an empty table): written straight into it, its ids kept as ranges.
         self.first_load: tables.Table | None = None
         self.seen_ranges: dict[str, list[list[int]]] = {}
+        self.growth: dict[str, tables.Growth] = {}  # statistics kept in step with inserts
         self.run_record: BackfillRun | None = None
         self.now = timezone.now()
         self.keep_newer = False  # set per run: whether the database is the source of truth
@@ -597,6 +598,9 @@ class Backfill:
         counts.stale += stale
         if inserts:
             undo.inserted_keep(self.run_record, table, tables.insert_new(table, self.now))
+            if table.entity not in self.growth:
+                self.growth[table.entity] = tables.Growth(table)
+            self.growth[table.entity].inserted_rows(inserts)
         if updates:
             ids = tables.differing_ids(table, skip_stale=keep_newer)
             before = tables.snapshot(table, ids)

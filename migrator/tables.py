@@ -453,6 +453,39 @@ def refresh_statistics(table: Table, *, only_if_missing: bool = False) -> None:
         cursor.execute(f"ANALYZE {q(table.name)}")
 
 
+def estimated_rows(table: Table) -> int:
+    """The row count the planner's statistics give ``table`` (PostgreSQL; 0 never analyzed,
+    and on SQLite, which keeps none here)."""
+    if not _postgres():
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [table.name])
+        row = cursor.fetchone()
+    return max(int(row[0]), 0) if row else 0
+
+
+class Growth:
+    """Statistics kept in step with a table a run keeps inserting into. A table analyzed at 50
+    rows and grown to 150,000 within one run leads the planner to look a staged batch's keys up
+    by the wrong index (measured: 363 rows/s); ANALYZE each time the rows inserted since the
+    last one reach the rows it counted (and at least ``MINIMUM``): a few times per run, each a
+    sample of at most 30,000 rows. Inside the batch's transaction ANALYZE counts its rows."""
+
+    MINIMUM = 10_000
+
+    def __init__(self, table: Table):
+        self.table = table
+        self.analyzed = estimated_rows(table)
+        self.inserted = 0
+
+    def inserted_rows(self, count: int) -> None:
+        self.inserted += count
+        if _postgres() and self.inserted >= max(self.MINIMUM, self.analyzed):
+            refresh_statistics(self.table)
+            self.analyzed += self.inserted
+            self.inserted = 0
+
+
 def analyze_stage(table: Table) -> None:
     if _postgres():
         with connection.cursor() as cursor:

@@ -108,3 +108,31 @@ def test_float_tolerance__applies_to_stored_values(sample_export):
     )
     assert code == 0, out
     assert report(sample_export)[0] == 1
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="PostgreSQL's planner statistics (SQLite keeps none)"
+)
+def test_statistics__kept_in_step_with_a_table_a_run_grows(sample_export, tmp_path):
+    """A statuses table analyzed at the sample's size, then grown by a run to 15,000 rows
+    through the staged path (it is not empty: no first load): the run refreshes its statistics
+    as it grows, so the planner does not look batches up as if the table held 58 rows."""
+    from bench.synthetic import write_export
+    from migrator import tables
+
+    command("backfill_json", str(sample_export))
+    before = tables.estimated_rows(tables.STATUSES)
+    assert 0 < before < 100
+    from migrator.backfill import Backfill, Options
+
+    write_export(tmp_path / "big", statuses=15_000, models=300)
+    seen = []  # the planner's row count as each statuses batch is read
+
+    def progress(export_file, _done):
+        if export_file.kind == "statuses":
+            seen.append(tables.estimated_rows(tables.STATUSES))
+
+    result = Backfill(Options(sources=(str(tmp_path / "big"),)), progress=progress).run()
+    assert result.counts["statuses"].inserted == 15_000
+    # Refreshed during the run (the pass's final ANALYZE comes after the last batch).
+    assert max(seen) >= 10_000, seen
