@@ -179,6 +179,11 @@ class Backfill:
         except (SourceError, TooManyRejects, pruning.PruneRefused) as exc:
             error = str(exc)
             raise
+        except BaseException as exc:
+            # Anything else (the database gone, Ctrl-C, a bug) fails the run too: recorded as
+            # failed with what stopped it, never as succeeded.
+            error = f"{type(exc).__name__}: {exc}".rstrip(": ")
+            raise
         finally:
             self._finish(error)
         return self.result()

@@ -265,3 +265,24 @@ def test_url_source__times_out_on_a_silent_host(settings):
         assert time.monotonic() - started < 10
     finally:
         silent.close()
+
+
+@pytest.mark.django_db
+def test_interrupted_run__recorded_as_failed_with_what_stopped_it(sample_export):
+    """Ctrl-C (KeyboardInterrupt) while the statuses are read: the run is recorded as failed,
+    naming the interruption, and the first load's statuses are rolled back (not "succeeded")."""
+    from catalog.models import ModelStatus
+    from migrator.backfill import Backfill, Options
+    from migrator.models import BackfillRun
+
+    def interrupt(export_file, _done):
+        if export_file.kind == "statuses":
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        Backfill(Options(sources=(str(sample_export),), batch_size=10), progress=interrupt).run()
+    run = BackfillRun.objects.get()
+    assert run.outcome == BackfillRun.Outcome.FAILED
+    assert run.error == "KeyboardInterrupt"
+    assert run.state_token is None
+    assert ModelStatus.objects.count() == 0
