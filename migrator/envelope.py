@@ -34,6 +34,11 @@ def latest_envelope(kind: str) -> dict:
     read, ``{}`` when none: e.g. ``{"metadata": {...}, "statistics": {...}, "providers": [...]}``.
     ``_shape`` says whether that models.json was an ``object`` or a bare ``array``. The envelope
     of a run that was undone (backfill_json --undo) is not the latest any more."""
-    kept = ExportEnvelope.objects.filter(kind=kind).exclude(run__undone_by__isnull=False)
-    record = kept.order_by("-last_seen", "-id").first()
+    record = latest_envelope_record(kind)
     return dict(record.envelope) if record is not None else {}
+
+
+def latest_envelope_record(kind: str) -> ExportEnvelope | None:
+    """The ExportEnvelope :func:`latest_envelope` reads (None when there is none)."""
+    kept = ExportEnvelope.objects.filter(kind=kind).exclude(run__undone_by__isnull=False)
+    return kept.order_by("-last_seen", "-id").first()

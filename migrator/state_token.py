@@ -37,8 +37,8 @@ from pathlib import Path
 from django.db import connection
 
 from catalog.fields import MODEL_FIELDS, PROVIDER_FIELDS, STATUS_FIELDS
-from migrator import source, tables
-from migrator.models import BackfillRun, ExportEnvelope
+from migrator import envelope, source, tables
+from migrator.models import BackfillRun
 
 TOKEN_VERSION = 1
 MODULUS = 2**64
@@ -253,8 +253,7 @@ def envelopes_digest() -> str:
     picks it: a full run makes its files' envelopes the latest again."""
     digest = hashlib.sha256()
     for kind in ("models", "statuses"):
-        kept = ExportEnvelope.objects.filter(kind=kind).exclude(run__undone_by__isnull=False)
-        record = kept.order_by("-last_seen", "-id").first()
+        record = envelope.latest_envelope_record(kind)
         if record is not None:
             text = json.dumps(
                 [kind, record.sha256, record.envelope, record.merged], sort_keys=True, default=str
