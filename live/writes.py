@@ -335,9 +335,15 @@ class Drainer:
         self._lock = threading.Lock()
 
     def kick(self) -> None:
+        """Drain soon. In the background, only once the caller's transaction has committed:
+        the drainer reads the queue on its own connection, and a write it cannot see yet would
+        otherwise wait for the next one (an admin save runs in a transaction)."""
         if not settings.WRITE_QUEUE_IN_BACKGROUND:
-            drain()
+            drain()  # same connection: it sees the caller's uncommitted write
             return
+        transaction.on_commit(self._wake_thread)
+
+    def _wake_thread(self) -> None:
         with self._lock:
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="write-drainer", daemon=True)

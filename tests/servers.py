@@ -175,6 +175,14 @@ class Server:
     def get(self, path: str, **headers):
         return self.request(path, headers=headers)
 
+    def log_tail(self, lines: int = 40) -> str:
+        """The end of the server's log, for an assertion's message."""
+        if self.log is None:
+            return "(no log kept)"
+        self.log.flush()
+        with open(self.log.name, errors="replace") as log:
+            return "server log:\n" + "".join(log.readlines()[-lines:])
+
     def stop(self):
         self.process.send_signal(signal.SIGTERM)
         try:

@@ -1,5 +1,6 @@
 import json
 import multiprocessing
+import time
 
 import pytest
 
@@ -348,3 +349,26 @@ def test_database_primary_read_only_json__secondary_writes_stay_queued(client, e
     assert PendingWrite.objects.filter(store="json").count() == 1
     assert not DeadLetter.objects.exists()
     assert "JSON_EXPORT_URL" in PendingWrite.objects.get().last_error
+
+
+@pytest.mark.django_db(transaction=True)
+def test_drainer__a_write_queued_in_a_transaction_is_applied_once_it_commits(
+    export, settings, tmp_path
+):
+    from django.db import transaction
+
+    from live import writes
+
+    settings.WRITE_QUEUE_IN_BACKGROUND = True
+    settings.WRITE_RETRY_SECONDS = 3600  # only the kick can make it drain within the test
+    drainer = writes.Drainer()
+    operation = writes._operation("status", model="openai-o3", record=STATUS, actor="test")
+    with transaction.atomic():  # as an admin save: the queued write is not committed yet
+        writes.enqueue("json", operation)
+        drainer.kick()
+        time.sleep(1)  # time for a drainer woken too early to look, find nothing and go idle
+    deadline = time.monotonic() + 20
+    while PendingWrite.objects.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not PendingWrite.objects.exists()
+    assert exported_status(export, "openai-o3")["status"] == "degraded"
