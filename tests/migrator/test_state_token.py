@@ -134,6 +134,21 @@ def _float_last_digit(sample_export):
     assert ModelStatus.objects.get(pk=status.pk).availability != 98.29
 
 
+def _values_swapped_between_rows(sample_export):
+    # Each row changes, the multiset of column values does not: a digest that combined a row's
+    # values linearly would sum to what it was.
+    first, second = ModelStatus.objects.exclude(availability=None).order_by("id")[:2]
+    assert first.availability != second.availability
+    ModelStatus.objects.filter(pk=first.pk).update(availability=second.availability)
+    ModelStatus.objects.filter(pk=second.pk).update(availability=first.availability)
+
+
+def _null_became_zero(sample_export):
+    status = ModelStatus.objects.filter(error_rate=None).first()
+    assert status is not None, "the sample has a status without an error rate"
+    ModelStatus.objects.filter(pk=status.pk).update(error_rate=0.0)
+
+
 def _status_deleted(sample_export):
     ModelStatus.objects.filter(model__slug="openai-o3").delete()
 
@@ -150,6 +165,8 @@ def _provider_changed(sample_export):
         _metadata_key,
         _model_renamed,
         _float_last_digit,
+        _values_swapped_between_rows,
+        _null_became_zero,
         _status_deleted,
         _provider_changed,
     ],
