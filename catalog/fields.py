@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
+import sys
 from decimal import Decimal, InvalidOperation
 from functools import cached_property
 
@@ -232,7 +233,7 @@ class FieldError(InvalidValue):
         self.field = field
 
 
-_INF = math.inf
+_MAX_FLOAT = sys.float_info.max
 
 
 def reader(fields: tuple[Field, ...], columns: tuple[str, ...] | None = None):
@@ -248,7 +249,7 @@ def reader(fields: tuple[Field, ...], columns: tuple[str, ...] | None = None):
     this is a shortcut, not a second rule. Raises FieldError.
     """
     lines = ["def values(record):", "    get = record.get"]
-    names: dict[str, object] = {"_parse": _parse, "CHOICES": STATUS_CHOICES, "INF": _INF}
+    names: dict[str, object] = {"_parse": _parse, "CHOICES": STATUS_CHOICES}
     for i, field in enumerate(fields):
         names[f"F{i}"] = field
         v = f"v{i}"
@@ -257,9 +258,9 @@ def reader(fields: tuple[Field, ...], columns: tuple[str, ...] | None = None):
         if fast is None:
             lines.append(f"    {v} = _parse(F{i}, {v})")
             continue
-        test, value = fast
-        lines.append(f"    if {test}:")
-        lines.append(f"        {v} = {value}" if value != v else "        pass")
+        for number, (test, value) in enumerate(fast):
+            lines.append(f"    {'elif' if number else 'if'} {test}:")
+            lines.append(f"        {v} = {value}" if value != v else "        pass")
         if field.kind == TIMESTAMP:
             # The same timestamp as the previous record's (an export's snapshot time, shared by
             # most of its records): the same value, parsed once.
@@ -287,8 +288,8 @@ def reader(fields: tuple[Field, ...], columns: tuple[str, ...] | None = None):
 
 
 def _inline_test(field: Field, v: str, names: dict, i: int):
-    """``(test, value)``: Python source that is true for a plain value of ``field`` (the one
-    :meth:`Field.parse` would return as it is, or as ``value``), or None: always parse."""
+    """``[(test, value), ...]``: Python source, each test true for a plain value of ``field``
+    (one :meth:`Field.parse` would return as it is, or as ``value``), or None: always parse."""
     kind = field.kind
     if kind == TEXT:
         test = f'type({v}) is str and "\\x00" not in {v}'
@@ -296,22 +297,26 @@ def _inline_test(field: Field, v: str, names: dict, i: int):
             test += f" and len({v}) <= {int(field.max_length)}"
         if field.required or field.default:
             test += f" and {v}.strip() != ''"
-        return test, v
+        return [(test, v)]
     if kind == CHOICE:
-        return f"type({v}) is str and {v} in CHOICES", v
+        return [(f"type({v}) is str and {v} in CHOICES", v)]
     if kind == FLOAT:
-        low = -_INF if field.low is None else float(field.low)
-        high = _INF if field.high is None else float(field.high)
+        # Finite bounds: NaN fails the comparison, and so does an infinite value.
+        low = -_MAX_FLOAT if field.low is None else float(field.low)
+        high = _MAX_FLOAT if field.high is None else float(field.high)
         names[f"LOW{i}"], names[f"HIGH{i}"] = low, high
-        # NaN fails both comparisons; an infinite value fails the last test.
-        test = f"(type({v}) is float or type({v}) is int) and LOW{i} <= {v} <= HIGH{i}"
-        return f"{test} and -INF < {v} < INF", f"float({v})"
+        within = f"LOW{i} <= {v} <= HIGH{i}"
+        return [
+            (f"type({v}) is float and {within}", v),
+            # A whole number within the bounds (compared exactly) converts without overflow.
+            (f"type({v}) is int and {within}", f"float({v})"),
+        ]
     if kind == COUNT:
-        return f"type({v}) is int and 0 <= {v} <= {int(field.max_int)}", v
+        return [(f"type({v}) is int and 0 <= {v} <= {int(field.max_int)}", v)]
     if kind == BOOL:
-        return f"type({v}) is bool", v
+        return [(f"type({v}) is bool", v)]
     if kind == TIMESTAMP:
-        return "False", v  # decided by the lines that follow (see reader)
+        return [("False", v)]  # decided by the lines that follow (see reader)
     return None
 
 
