@@ -459,6 +459,9 @@ class Backfill:
                 for batch in read:
                     self._flush_read(export_file, name, batch, load=True)
                 self.first_load = None
+                # No batch joins here: the foreign key's check and the digest read every row,
+                # better hashed than probed row by row.
+                tables.keyed_lookups(on=False)
                 tables.build(rebuild)
                 if self.tracker is not None:
                     self.tracker.whole_table(table)
@@ -549,7 +552,8 @@ class Backfill:
         with transaction.atomic():
             # Constraints stay deferred to the commit: checking them at once would also fire the
             # catalog version's deferred trigger early, and hold its lock for the whole batch.
-            tables.keyed_lookups()
+            if self.first_load is None:  # a first load's batches join nothing
+                tables.keyed_lookups()
             yield
             if self.pending_rejects and not self.options.dry_run:
                 rejects.rejects_store(self.pending_rejects, run=self.run_record)
