@@ -49,8 +49,9 @@ class Finished:
 class Batcher:
     """Cuts a stream of Accepted / Reject items of one entity into Batches of ``size`` rows.
 
-    ``convert`` makes an accepted row driver-ready; ``keep_items`` keeps each Accepted item with
-    the batch; ``needs_raw(item)`` says which items' raw records go with the batch otherwise."""
+    ``convert(row, pos, parent)`` makes an accepted row driver-ready; ``keep_items`` keeps each
+    Accepted item with the batch; ``needs_raw(item)`` says which items' raw records go with the
+    batch otherwise."""
 
     def __init__(self, size: int, convert: Callable, *, keep_items: bool, needs_raw=None):
         self.size = size
@@ -76,7 +77,7 @@ class Batcher:
                 batch.merged += 1
             return None
         self.pos += 1
-        batch.rows.append([self.pos, item.parent or "", *self.convert(item.row)])
+        batch.rows.append(self.convert(item.row, self.pos, item.parent or ""))
         if self.keep_items:
             batch.accepted[self.pos] = item
         elif self.needs_raw is not None and self.needs_raw(item):

@@ -467,7 +467,7 @@ class Acceptance:
         under its ``queue_keys`` entry). ``model_slug`` is the status key, resolved here."""
         key = model_slug
         context = {"model_slug": key}
-        origin = origin or StatusOrigin.STATUS_FILE
+        origin = str(origin or StatusOrigin.STATUS_FILE)  # its text: an enum's .value is slow
         file = "models.json" if origin == StatusOrigin.MODELS_FILE else None
         if origin == StatusOrigin.MODELS_FILE:
             context["origin"] = origin
@@ -511,10 +511,8 @@ class Acceptance:
                 yield self._reject(STATUSES, record_key, where, raw, error, context)
                 continue
             regions[region] = where
-            warnings = [
-                (kind, f"{where}: {detail}")
-                for kind, detail in mapping.status_warnings(row, raw, now=self.now)
-            ]
+            found = mapping.status_warnings(row, raw, now=self.now)
+            warnings = [(kind, f"{where}: {detail}") for kind, detail in found] if found else []
             if origin == StatusOrigin.STATUS_FILE and region == GLOBAL_REGION:
                 warnings += self._own_status_differs(model_slug, row, where)
             yield Accepted(

@@ -109,16 +109,17 @@ def _sqlite_datetime(value: dt.datetime) -> str:
 
 
 def ready_converter(columns: tuple[str, ...]):
-    """``row -> list``: a mapped row's values in ``columns`` order, made driver-ready (JSON as
-    text, datetimes as ISO text, or SQLite's own format), which both drivers take far faster."""
-    json_at = tuple(i for i, c in enumerate(columns) if c in JSON_COLUMNS)
-    time_at = tuple(i for i, c in enumerate(columns) if c in TIMESTAMP_COLUMNS)
+    """``(row, pos, parent) -> [pos, parent, *values]``: a mapped row's values in ``columns``
+    order, made driver-ready (JSON as text, datetimes as ISO text, or SQLite's own format),
+    which both drivers take far faster, after the batch's own two."""
+    json_at = tuple(i + 2 for i, c in enumerate(columns) if c in JSON_COLUMNS)
+    time_at = tuple(i + 2 for i, c in enumerate(columns) if c in TIMESTAMP_COLUMNS)
     as_text = _sqlite_datetime if connection.vendor == "sqlite" else dt.datetime.isoformat
     get = operator.itemgetter(*columns)
     last = [None, None]  # the previous timestamp and its text (records share a snapshot time)
 
-    def convert(row: dict) -> list:
-        values = list(get(row))
+    def convert(row: dict, pos: int, parent: str) -> list:
+        values = [pos, parent, *get(row)]
         for i in json_at:
             value = values[i]
             values[i] = "{}" if value == {} else _to_json(value)
