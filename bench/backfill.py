@@ -304,6 +304,11 @@ def main():
         for name, measured in rounds.items():
             figures = ", ".join(f"{m.seconds:.2f}" for m in measured)
             print(f"rounds, {name}: {figures} s")
+        ratios = ", ".join(
+            f"{f.rows / f.seconds / (m.rows / m.seconds):.2f}x"
+            for f, m in zip(rounds["first"], rounds["limit"], strict=True)
+        )
+        print(f"rounds, first load / the limit of the same round: {ratios}")
     if args.also:
         bigger = export_for(workdir, args.also)
         url = create_database(args.postgres, "bench_backfill")
