@@ -335,13 +335,17 @@ class Drainer:
         self._lock = threading.Lock()
 
     def kick(self) -> None:
-        """Drain soon. In the background, only once the caller's transaction has committed:
-        the drainer reads the queue on its own connection, and a write it cannot see yet would
-        otherwise wait for the next one (an admin save runs in a transaction)."""
+        """Drain soon: now, and again once the caller's transaction commits, if it is in one.
+        The drainer reads the queue on its own connection, so a write queued in a transaction
+        (an admin save) is not there for it until the commit; woken only before, it would find
+        nothing and wait for the next write. Waking early is harmless, and the journal (a file,
+        the database's queue) does not wait for any commit."""
         if not settings.WRITE_QUEUE_IN_BACKGROUND:
             drain()  # same connection: it sees the caller's uncommitted write
             return
-        transaction.on_commit(self._wake_thread)
+        self._wake_thread()
+        if connection.in_atomic_block:  # no query: a database that is down does not matter
+            transaction.on_commit(self._wake_thread)
 
     def _wake_thread(self) -> None:
         with self._lock:
