@@ -18,7 +18,8 @@ each batch takes of the rows it left, inside its own transaction, add up to the 
 rows at the end unless another writer changed one of them in between (then no token is
 recorded: see ``Tracker``). PostgreSQL hashes each row with ``hash_record_extended`` (each value
 by its type's own 64-bit hash, the ones hash partitioning relies on, so stable across releases;
-no value is written out as text: 3x cheaper than hashing ``ROW(...)::text``), then hashes that
+only JSON is written out as text, jsonb's own hash being weak: 2x cheaper than hashing
+``ROW(...)::text``; numbers hash by value, as the loader compares them), then hashes that
 once more with ``hashint8extended``: the record hash combines its columns linearly, so without
 the second hash two rows swapping a value would leave the sum as it was. Its seed is 1, not 0: a
 NULL hashes as 0 and a float 0.0 as the seed, so the two differ. SQLite has no hash function, so
@@ -38,7 +39,7 @@ from pathlib import Path
 
 from django.db import connection
 
-from catalog.fields import MODEL_FIELDS, PROVIDER_FIELDS, STATUS_FIELDS
+from catalog.fields import JSON_COLUMNS, MODEL_FIELDS, PROVIDER_FIELDS, STATUS_FIELDS
 from migrator import envelope, source, tables
 from migrator.models import BackfillRun
 
@@ -113,6 +114,14 @@ def _aggregate(expressions: list[str], where: str = "") -> str:
     return f"migrator_digest({', '.join(expressions)}){filtered}"
 
 
+def _read(column: str, *, json: bool = False) -> str:
+    """A column of ``t`` as the digest reads it. On PostgreSQL a JSON column is read as its
+    canonical text: jsonb's own hash is weak (``{}`` and ``[]`` hash alike, so do two values
+    32 places apart swapped, and pairs of empty containers cancel out)."""
+    expression = f"t.{q(column)}"
+    return f"{expression}::text" if json and connection.vendor == "postgresql" else expression
+
+
 def _hex(value) -> str:
     """The aggregate's value as 16 hex digits (PostgreSQL sums signed bigints: a numeric)."""
     if value is None:
@@ -141,7 +150,7 @@ class Spec:
         parent's key read by a subquery per row instead (a batch of a few thousand rows: one
         index probe each, whatever plan the batch's settings leave the planner)."""
         table = self.table
-        expressions = [f"t.{q(c)}" for c in table.columns]
+        expressions = [_read(c, json=c in JSON_COLUMNS) for c in table.columns]
         join = ""
         if table.parent is not None:
             parent = q(table.parent._meta.db_table)
@@ -220,8 +229,9 @@ def batch_digest(table: tables.Table) -> tuple[int, str]:
     return rows, _hex(digest)
 
 
-def _table_digest(name: str, columns: tuple[str, ...]) -> str:
-    (digest,) = _fetch(f"SELECT {_aggregate([f't.{q(c)}' for c in columns])} FROM {q(name)} AS t")
+def _table_digest(name: str, columns: tuple[str, ...], json=()) -> str:
+    expressions = [_read(c, json=c in json) for c in columns]
+    (digest,) = _fetch(f"SELECT {_aggregate(expressions)} FROM {q(name)} AS t")
     return _hex(digest)
 
 
@@ -247,7 +257,7 @@ def rejects_digest() -> str:
     """The reject queue, each record as a run would write it (not its attempt count, last run
     or times, which a full run moves and a skipped one leaves): a record deleted or resolved in
     the admin makes the next run a full one, which queues it again if it is still rejected."""
-    return _table_digest("migrator_rejectedrecord", REJECT_COLUMNS)
+    return _table_digest("migrator_rejectedrecord", REJECT_COLUMNS, json={"raw", "context"})
 
 
 def envelopes_digest() -> str:

@@ -313,7 +313,13 @@ def changes_between(entity, expected: dict, actual: dict, *, tolerance: float = 
         if column != "metadata"
         and not values_equal(expected[column], actual[column], tolerance=tolerance)
     ]
-    theirs, ours = expected["metadata"] or {}, actual["metadata"] or {}
+    theirs, ours = expected["metadata"], actual["metadata"]
+    if type(theirs) is not dict or type(ours) is not dict:
+        # Not an object (a list or a NULL written in SQL): the whole field differs. An empty
+        # list is not "no keys".
+        if not values_equal(theirs, ours, tolerance=tolerance):
+            changes.append(("metadata", _shown(theirs), _shown(ours)))
+        return changes
     for key in sorted(set(theirs) | set(ours)):
         a, b = theirs.get(key, _ABSENT), ours.get(key, _ABSENT)
         if not values_equal(a, b, tolerance=tolerance):

@@ -104,6 +104,16 @@ def test_changed_metadata_key__named_as_that_key(loaded):
     ]
 
 
+def test_metadata_no_longer_an_object__named_whole(loaded):
+    # Written in SQL behind the app's back: an empty list is not "no extra keys".
+    status = ModelStatus.objects.filter(metadata={}).first()
+    ModelStatus.objects.filter(pk=status.pk).update(metadata=[])
+    code, document = report(loaded)
+    assert code == 1
+    (difference,) = document["differences"]
+    assert difference["changes"] == [{"field": "metadata", "export": {}, "database": []}]
+
+
 def test_model_missing_from_the_database__its_statuses_are_orphans(loaded):
     Model.objects.filter(slug="openai-o3").delete()  # its status goes with it (cascade)
     code, document = report(loaded)
