@@ -12,7 +12,7 @@ The next run compares, cheapest first, each part with what holds now; when every
 changed, and the run is recorded as a run of its own that changed nothing. Otherwise the full
 pass happens, and repairs whatever drifted.
 
-The content digest is a sum, modulo 2**64, of a 64-bit hash of each row's text: independent of
+The content digest is a sum, modulo 2**64, of a 64-bit hash of each row: independent of
 row order, computed in one streaming aggregate (memory flat), and additive, so that the digests
 each batch takes of the rows it left, inside its own transaction, add up to the digest of those
 rows at the end unless another writer changed one of them in between (then no token is
