@@ -289,12 +289,6 @@ def outcome_options(options, *, keep_newer: bool) -> dict:
     }
 
 
-def files_of(files: list[source.ExportFile]) -> list[dict]:
-    return [
-        {"file": f.name, "location": f.shown, "size": f.size, "sha256": f.sha256} for f in files
-    ]
-
-
 def steady_counts(counts: dict) -> dict:
     """What a full pass would count right after the run that counted ``counts``: every row it
     loaded (inserted, updated or unchanged) is unchanged; rejects, merges, absent rows, stale
@@ -474,7 +468,7 @@ class Tracker:
             "version": TOKEN_VERSION,
             "pipeline": pipeline_version(),
             "options": outcome_options(options, keep_newer=keep_newer),
-            "files": files_of(files),
+            "files": [f.describe() for f in files],
             "aliases": self.aliases,
             "rejects": rejects_digest(),
             "envelopes": envelopes_digest(),
